@@ -1,0 +1,111 @@
+"""Command line: influbot chat | desk | run | bench | maintenance."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import sys
+from pathlib import Path
+
+from bot.config import Settings
+
+
+def _service(args: argparse.Namespace, surfaces: tuple[str, ...] = ()):
+    from bot.service import Service
+
+    settings = Settings.from_env()
+    db = Path(args.db) if getattr(args, "db", None) else settings.db_path
+    return Service.create(settings, db_path=db, surfaces=surfaces)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from bot.adapters import console_adapter
+
+    service = _service(args)
+    if args.json:
+        console_adapter.run_json(service, sys.stdin, sys.stdout)
+    else:
+        console_adapter.run_interactive(service, args.user)
+    return 0
+
+
+def cmd_desk(args: argparse.Namespace) -> int:
+    from bot.desk.console import run_desk
+
+    return run_desk(_service(args).desk, args, moderator=f"console:{getpass.getuser()}")
+
+
+def cmd_maintenance(args: argparse.Namespace) -> int:
+    service = _service(args)
+    removed = service.desk.purge(service.settings.retention_days)
+    print(f"removed {removed} closed case(s) older than {service.settings.retention_days:g} days")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from bot.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.runner import run
+
+    return run(args.channel, Settings.from_env())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="influbot", description="Chat bot for Belgian creators.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging (stderr)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="talk to the bot in this terminal")
+    chat.add_argument("--json", action="store_true", help="machine contract: JSON lines in, one JSON object out per line")
+    chat.add_argument("--db", help="database file (default: $INFLUBOT_DB or the user data dir)")
+    chat.add_argument("--user", default="console", help="your user name in the console")
+    chat.set_defaults(func=cmd_chat)
+
+    desk = sub.add_parser("desk", help="moderator desk on the same database")
+    desk.add_argument("--db")
+    desk.add_argument(
+        "action",
+        choices=[
+            "list",
+            "all",
+            "show",
+            "claim",
+            "reply",
+            "note",
+            "close",
+            "reopen",
+            "block",
+            "export",
+            "dead",
+            "snippets",
+            "snippet",
+        ],
+    )
+    desk.add_argument("args", nargs="*")
+    desk.set_defaults(func=cmd_desk)
+
+    maint = sub.add_parser("maintenance", help="delete transcripts past the retention period")
+    maint.add_argument("--db")
+    maint.set_defaults(func=cmd_maintenance)
+
+    bench = sub.add_parser("bench", help="measure speed, memory and accuracy; prints JSON")
+    bench.add_argument("--messages", type=int, default=5000)
+    bench.set_defaults(func=cmd_bench)
+
+    run = sub.add_parser("run", help="run on Telegram and/or Discord (tokens from the environment)")
+    run.add_argument("channel", nargs="?", choices=["telegram", "discord", "all"], default="all")
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    return args.func(args)

@@ -1,0 +1,54 @@
+"""Settings from the environment (tokens only ever come from here)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bot.store import default_db_path
+
+
+def _ids(raw: str) -> frozenset[str]:
+    return frozenset(x.strip() for x in raw.split(",") if x.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_path: Path = field(default_factory=default_db_path)
+    retention_days: float = 30.0
+    overdue_minutes: float = 60.0
+    show_moderator_names: bool = False
+    flood_messages: int = 8
+    flood_seconds: float = 10.0
+    telegram_token: str | None = None
+    telegram_mod_chat_id: str | None = None
+    telegram_moderator_ids: frozenset[str] = frozenset()
+    telegram_webhook_url: str | None = None
+    telegram_api_base_url: str | None = None
+    discord_token: str | None = None
+    discord_guild_id: str | None = None
+    discord_mod_channel_id: str | None = None
+    discord_mod_role_id: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        get = lambda k: env.get(k) or None  # noqa: E731
+        return cls(
+            db_path=Path(env["INFLUBOT_DB"]) if env.get("INFLUBOT_DB") else default_db_path(),
+            retention_days=float(env.get("INFLUBOT_RETENTION_DAYS", 30)),
+            overdue_minutes=float(env.get("INFLUBOT_OVERDUE_MINUTES", 60)),
+            show_moderator_names=env.get("INFLUBOT_SHOW_MODERATOR_NAMES", "0") in ("1", "true", "yes"),
+            flood_messages=int(env.get("INFLUBOT_FLOOD_MESSAGES", 8)),
+            flood_seconds=float(env.get("INFLUBOT_FLOOD_SECONDS", 10)),
+            telegram_token=get("TELEGRAM_BOT_TOKEN"),
+            telegram_mod_chat_id=get("TELEGRAM_MOD_CHAT_ID"),
+            telegram_moderator_ids=_ids(env.get("TELEGRAM_MODERATOR_IDS", "")),
+            telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
+            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
+            discord_token=get("DISCORD_BOT_TOKEN"),
+            discord_guild_id=get("DISCORD_GUILD_ID"),
+            discord_mod_channel_id=get("DISCORD_MOD_CHANNEL_ID"),
+            discord_mod_role_id=get("DISCORD_MOD_ROLE_ID"),
+        )

@@ -1,0 +1,198 @@
+"""Built-in intent classifier and language detector, trained from the Rasa NLU files.
+
+Features: TF-IDF over word unigrams/bigrams and character 3-5-grams inside words.
+Model: multinomial logistic regression trained by seeded SGD (deterministic), cached on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bot.core.text import normalize
+
+log = logging.getLogger(__name__)
+
+MODEL_VERSION = "1"
+SYSTEM_INTENTS = (
+    "greet",
+    "goodbye",
+    "thanks",
+    "help",
+    "out_of_scope",
+    "human",
+    "not_helpful",
+    "quiz",
+    "helplines",
+)
+THRESHOLD = 0.45  # below: not sure, offer candidates
+MARGIN = 0.15  # top two closer than this: ambiguous, offer both
+
+
+def features(norm: str) -> list[str]:
+    words = norm.split()
+    feats = [f"w:{w}" for w in words]
+    feats += [f"b:{a}_{b}" for a, b in zip(words, words[1:])]
+    for w in words:
+        padded = f" {w} "
+        for n in (3, 4, 5):
+            feats += [f"c:{padded[i : i + n]}" for i in range(len(padded) - n + 1)]
+    return feats
+
+
+@dataclass(frozen=True)
+class Prediction:
+    intent: str
+    confidence: float
+    ranking: tuple[tuple[str, float], ...]  # best first
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.ranking) > 1 and self.ranking[0][1] - self.ranking[1][1] < MARGIN
+
+    @property
+    def confident(self) -> bool:
+        return self.confidence >= THRESHOLD and not self.ambiguous
+
+
+class IntentClassifier:
+    def __init__(self, vocab: dict[str, int], idf: np.ndarray, weights: np.ndarray, bias: np.ndarray, classes: list[str]):
+        self.vocab = vocab
+        self.idf = idf
+        self.weights = weights
+        self.bias = bias
+        self.classes = classes
+
+    def _vector(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
+        counts = Counter(f for f in features(norm) if f in self.vocab)
+        if not counts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
+        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
+        vals = tf * self.idf[idx]
+        return idx, vals / np.linalg.norm(vals)
+
+    def predict(self, text: str, top: int = 3) -> Prediction:
+        idx, vals = self._vector(normalize(text))
+        if idx.size == 0:
+            return Prediction("out_of_scope", 0.0, (("out_of_scope", 0.0),))
+        logits = vals @ self.weights[idx] + self.bias
+        probs = np.exp(logits - logits.max())
+        probs /= probs.sum()
+        order = np.argsort(-probs)[:top]
+        ranking = tuple((self.classes[i], float(probs[i])) for i in order)
+        return Prediction(ranking[0][0], ranking[0][1], ranking)
+
+    @classmethod
+    def train(cls, rows: list[tuple[str, str]], epochs: int = 12, seed: int = 7) -> IntentClassifier:
+        classes = sorted({intent for _, intent in rows})
+        cls_index = {c: i for i, c in enumerate(classes)}
+        docs = [Counter(features(normalize(text))) for text, _ in rows]
+        df: Counter[str] = Counter()
+        for doc in docs:
+            df.update(doc.keys())
+        vocab = {f: i for i, f in enumerate(sorted(df))}
+        n = len(docs)
+        idf = np.array([math.log((1 + n) / (1 + df[f])) + 1.0 for f in sorted(df)], dtype=np.float32)
+        model = cls(vocab, idf, np.zeros((len(vocab), len(classes)), np.float32), np.zeros(len(classes), np.float32), classes)
+        data = []
+        for doc, (_, intent) in zip(docs, rows):
+            idx = np.fromiter((vocab[f] for f in doc), dtype=np.int64, count=len(doc))
+            tf = np.fromiter((1.0 + math.log(c) for c in doc.values()), dtype=np.float32, count=len(doc))
+            vals = tf * idf[idx]
+            data.append((idx, vals / np.linalg.norm(vals), cls_index[intent]))
+        rng = random.Random(seed)
+        order = list(range(n))
+        w, b = model.weights, model.bias
+        step = 0
+        for _ in range(epochs):
+            rng.shuffle(order)
+            for i in order:
+                idx, vals, y = data[i]
+                lr = 1.0 / (1.0 + 0.0001 * step)
+                step += 1
+                logits = vals @ w[idx] + b
+                p = np.exp(logits - logits.max())
+                p /= p.sum()
+                p[y] -= 1.0
+                w[idx] -= lr * np.outer(vals, p)
+                b -= lr * 0.1 * p
+        return model
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        names = sorted(self.vocab, key=self.vocab.__getitem__)
+        np.savez(tmp, idf=self.idf, weights=self.weights, bias=self.bias, classes=np.array(self.classes), vocab=np.array(names))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> IntentClassifier:
+        with np.load(path, allow_pickle=False) as z:
+            vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
+            return cls(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
+
+
+class LanguageDetector:
+    """Naive Bayes over character 1-4-grams, trained on the per-language NLU examples."""
+
+    def __init__(self, rows: dict[str, list[str]]):
+        self.langs = sorted(rows)
+        self.logp: dict[str, dict[str, float]] = {}
+        self.unseen: dict[str, float] = {}
+        for lang in self.langs:
+            counts: Counter[str] = Counter()
+            for text in rows[lang]:
+                counts.update(self._grams(normalize(text)))
+            total = sum(counts.values()) + len(counts) + 1
+            self.logp[lang] = {g: math.log((c + 1) / total) for g, c in counts.items()}
+            self.unseen[lang] = math.log(1 / total)
+
+    @staticmethod
+    def _grams(norm: str) -> list[str]:
+        grams = []
+        for w in norm.split():
+            padded = f" {w} "
+            for n in (1, 2, 3, 4):
+                grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
+        return grams
+
+    def detect(self, text: str) -> tuple[str | None, float]:
+        """Best language and its margin per gram over the runner-up (0 when unknown)."""
+        grams = self._grams(normalize(text))
+        if not grams:
+            return None, 0.0
+        scores = sorted(
+            ((sum(self.logp[lang].get(g, self.unseen[lang]) for g in grams), lang) for lang in self.langs),
+            reverse=True,
+        )
+        margin = (scores[0][0] - scores[1][0]) / len(grams)
+        return scores[0][1], margin
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "influbot"
+
+
+def load_classifier(rows: list[tuple[str, str]], fingerprint: str) -> IntentClassifier:
+    """Load the trained model for this content fingerprint, training and caching it if needed."""
+    path = cache_dir() / f"nlu-{MODEL_VERSION}-{fingerprint}.npz"
+    if path.exists():
+        try:
+            return IntentClassifier.load(path)
+        except (OSError, ValueError, KeyError):
+            log.warning("cached model %s unreadable; training again", path)
+    model = IntentClassifier.train(rows)
+    try:
+        model.save(path)
+    except OSError:
+        log.info("could not cache the model at %s", path)
+    return model

@@ -1,0 +1,86 @@
+"""The one referral text: rendered from referrals/ for every channel alike."""
+
+from __future__ import annotations
+
+from bot.content import Content, Helpline
+from bot.core.i18n import Strings
+from bot.core.types import Referral
+
+EMERGENCY = "emergency_112"
+
+
+def community(lang: str) -> str:
+    """French speakers get the French-community lines; Dutch and English speakers the Flemish ones."""
+    return "fr" if lang == "fr" else "nl"
+
+
+class Referrals:
+    def __init__(self, content: Content, strings: Strings):
+        self.content = content
+        self.t = strings
+
+    def route(self, topic: str, lang: str, acute: bool = False) -> list[str]:
+        ids = [i for i in self.content.routes[topic][community(lang)] if i != EMERGENCY]
+        return [EMERGENCY, *ids] if acute or topic == "acute_danger" else [*ids, EMERGENCY]
+
+    def line(self, line: Helpline, lang: str) -> str:
+        t = self.t
+        bits = []
+        if line.number:
+            bits.append(t("ref_call", lang, number=line.number))
+        if line.chat and line.chat != line.website:
+            bits.append(t("ref_chat", lang, chat=line.chat))
+        if line.website:
+            bits.append(line.website)
+        facts = []
+        if line.free and line.anonymous:
+            facts.append(t("ref_free_anonymous", lang))
+        elif line.free:
+            facts.append(t("ref_free", lang))
+        facts.append(t("ref_always_open", lang) if line.always_open else t("ref_check_hours", lang))
+        if line.unverified:
+            facts.append(t("ref_unverified", lang))
+        return f"• {line.name}: {' · '.join(bits)} ({', '.join(facts)})"
+
+    def fill(self, text: str) -> str:
+        """Resolve {helpline_id.field} placeholders from the registry."""
+        return text.format(**self.content.helplines)
+
+    def render(self, topic: str, lang: str, severity: str = "high", short: bool = False) -> Referral:
+        tpl = self.content.templates[topic][lang]
+        acute = severity == "acute"
+        ids = self.route(topic, lang, acute)
+        emergency = self.content.helplines[EMERGENCY]
+        danger = self.t("ref_emergency", lang, number=emergency.number)
+        if short:
+            text = f"{self.fill(tpl['short'])}\n{danger}"
+            return Referral(topic, severity, tuple(ids), text, short=True)
+        lines = [self.line(self.content.helplines[i], lang) for i in ids if i != EMERGENCY]
+        blocks = [self.fill(tpl["intro"])]
+        if tpl.get("guidance"):
+            blocks.append("\n".join(f"• {self.fill(g)}" for g in tpl["guidance"]))
+        if tpl.get("copy"):
+            blocks.append(f"{self.t('ref_copy_label', lang)}\n{self.fill(tpl['copy'])}")
+        if acute or topic == "acute_danger":
+            blocks.insert(1, danger)
+            blocks.append("\n".join(lines))
+        else:
+            blocks.append("\n".join(lines))
+            blocks.append(danger)
+        if tpl.get("outro"):
+            blocks.append(self.fill(tpl["outro"]))
+        return Referral(topic, severity, tuple(ids), "\n\n".join(blocks))
+
+    def overview(self, lang: str) -> str:
+        """The /hulplijnen list: the main lines for the user's language community."""
+        ids = self.content.routes["distress"][community(lang)] + self.content.routes["suicide"][community(lang)]
+        ids += self.content.routes["violence"][community(lang)] + ["child_focus_116000"]
+        seen: list[str] = []
+        for i in ids:
+            if i not in seen and i != EMERGENCY and i in self.content.helplines:
+                seen.append(i)
+        lines = [self.line(self.content.helplines[i], lang) for i in seen]
+        emergency = self.content.helplines[EMERGENCY]
+        return "\n".join(
+            [self.t("helplines_intro", lang), "", *lines, "", self.t("ref_emergency", lang, number=emergency.number)]
+        )

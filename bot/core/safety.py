@@ -1,0 +1,142 @@
+"""Crisis detection: per-language lexicons of phrase patterns over normalized text.
+
+Pattern language (see referrals/lexicon/*.yml): space-separated tokens matching consecutive
+words; `a|b` alternatives; `word*` prefix; `...` a gap of 0-3 words; `(x y|z)` multi-word group.
+Exclusions (figurative use, negation) are patterns whose words are masked before matching.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.core.text import normalize
+
+SEVERITIES = ("concern", "high", "acute")
+TOPICS = (
+    "suicide",
+    "self_harm",
+    "acute_danger",
+    "violence",
+    "sexual_violence",
+    "sextortion",
+    "addiction",
+    "eating_disorder",
+    "distress",
+    "online_hate",
+    "creator_follower",
+    "creator_content",
+)
+CREATOR_TOPICS = ("creator_follower", "creator_content")
+_MASK = "_"
+
+
+@dataclass(frozen=True)
+class SafetyHit:
+    topic: str
+    severity: str
+    phrase: str
+    lang: str
+
+    @property
+    def acute(self) -> bool:
+        return self.severity == "acute" or self.topic == "acute_danger"
+
+
+def _split_top(text: str, sep: str) -> list[str]:
+    """Split on `sep` outside parentheses."""
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        if ch == sep and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+def _alt(token: str) -> str:
+    if token.startswith("(") and token.endswith(")"):
+        return "(?:" + "|".join(_sequence(part) for part in _split_top(token[1:-1], "|")) + ")"
+    words = []
+    for word in token.split("|"):
+        if word.endswith("*"):
+            words.append(re.escape(word[:-1]) + r"[a-z0-9]*")
+        else:
+            words.append(re.escape(word))
+    return "(?:" + "|".join(words) + ")"
+
+
+def _sequence(pattern: str) -> str:
+    regex, gap = "", False
+    for token in (t for t in _split_top(pattern.strip(), " ") if t):
+        if token == "...":
+            gap = True
+            continue
+        if regex:
+            regex += r"(?: \S+){0,3} " if gap else " "
+        gap = False
+        regex += _alt(token)
+    return regex
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """Compile one lexicon pattern to a regex over normalized text."""
+    return re.compile(r"(?<!\S)" + _sequence(pattern) + r"(?!\S)")
+
+
+@dataclass(frozen=True)
+class _Phrase:
+    regex: re.Pattern[str]
+    source: str
+    topic: str
+    severity: str
+    lang: str
+
+
+class SafetyRouter:
+    """Finds the most serious crisis topic in a message, in any of the lexicon languages."""
+
+    def __init__(self, lexicons: dict[str, dict[str, Any]]):
+        self.phrases: list[_Phrase] = []
+        exclusions: list[str] = []
+        for lang, lex in lexicons.items():
+            for raw in lex.get("phrases") or []:
+                self.phrases.append(_Phrase(compile_pattern(raw["match"]), raw["match"], raw["topic"], raw["severity"], lang))
+            exclusions.extend(lex.get("exclusions") or [])
+        self.exclusions = [compile_pattern(p) for p in exclusions]
+        self.any = re.compile("|".join(f"(?:{p.regex.pattern})" for p in self.phrases)) if self.phrases else None
+
+    def _mask(self, norm: str) -> str:
+        for regex in self.exclusions:
+            norm = regex.sub(lambda m: " ".join(_MASK for _ in m.group(0).split()), norm)
+        return norm
+
+    def matches(self, text: str) -> list[SafetyHit]:
+        norm = normalize(text)
+        if not norm or self.any is None or not self.any.search(norm):
+            return []
+        norm = self._mask(norm)
+        return [SafetyHit(p.topic, p.severity, p.source, p.lang) for p in self.phrases if p.regex.search(norm)]
+
+    def detect(self, text: str) -> SafetyHit | None:
+        hits = self.matches(text)
+        if not hits:
+            return None
+        return max(hits, key=_rank)
+
+
+def _rank(hit: SafetyHit) -> tuple[int, int, int, int]:
+    """Acute first; then a creator asking about others; then severity; then topic order."""
+    return (
+        int(hit.acute),
+        int(hit.topic in CREATOR_TOPICS),
+        SEVERITIES.index(hit.severity),
+        -TOPICS.index(hit.topic),
+    )

@@ -1,0 +1,62 @@
+"""Text normalization shared by the classifier and the safety router."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_NON_WORD = re.compile(r"[^a-z0-9]+")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+# Chat spellings rewritten word by word (after lowercasing and accent removal).
+CHAT_REWRITES: dict[str, str] = {
+    # Dutch / Flemish
+    "k": "ik",
+    "kheb": "ik heb",
+    "kben": "ik ben",
+    "kwil": "ik wil",
+    "kga": "ik ga",
+    "kzou": "ik zou",
+    "kzie": "ik zie",
+    "kweet": "ik weet",
+    "kmoet": "ik moet",
+    "kvoel": "ik voel",
+    "kan't": "kan niet",
+    "ni": "niet",
+    "nie": "niet",
+    "da": "dat",
+    "wa": "wat",
+    "ne": "een",
+    "mn": "mijn",
+    # French
+    "j": "je",
+    "jveux": "je veux",
+    "jsuis": "je suis",
+    "chuis": "je suis",
+    "pa": "pas",
+    # English
+    "im": "i am",
+    "dont": "do not",
+    "cant": "cannot",
+    "wanna": "want to",
+    "gonna": "going to",
+}
+
+
+def strip_accents(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def clean_input(text: str) -> str:
+    """Remove control characters and surrounding white space from user text."""
+    return _CONTROL.sub(" ", text).strip()
+
+
+def normalize(text: str) -> str:
+    """Lowercase, strip accents, collapse letter runs, drop punctuation, rewrite chat spellings."""
+    text = strip_accents(text.lower()).replace("m'n", "mijn").replace("'k ", "ik ")
+    text = _REPEATS.sub(r"\1", text)
+    words = _NON_WORD.sub(" ", text).split()
+    return " ".join(CHAT_REWRITES.get(w, w) for w in words)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from bot.content import load_content
+from bot.core.types import Inbound, State
+from bot.desk import Desk
+from bot.service import Service, build_engine
+from bot.store import SqliteStore
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data"
+
+
+class Clock:
+    """A fake clock that only moves when told to."""
+
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture(scope="session")
+def content():
+    return load_content()
+
+
+@pytest.fixture(scope="session")
+def engine():
+    return build_engine(seed=42)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(clock, tmp_path) -> Service:
+    eng = build_engine(seed=42, clock=clock)
+    store = SqliteStore(tmp_path / "test.db", clock=clock)
+    desk = Desk(store, eng.t, clock=clock)
+    return Service(eng, store, desk, Settings(db_path=tmp_path / "test.db"), clock=clock)
+
+
+class Chat:
+    """Drive the service like a user would: say(text) returns the reply parts."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, service: Service, user: str = "console:tester"):
+        self.service = service
+        self.user = user
+
+    def say(self, text: str):
+        return self.service.process(Inbound(user=self.user, text=text, channel="console", message_id=str(next(self._ids))))
+
+    def press(self, payload: str):
+        return self.service.process(Inbound(user=self.user, kind="choice", payload=payload, channel="console"))
+
+    @property
+    def state(self) -> State:
+        return self.service.store.get_state(self.user)
+
+
+@pytest.fixture
+def chat(service) -> Chat:
+    return Chat(service)
+
+
+def text_of(parts) -> str:
+    from bot.core.render import part_text
+
+    return "\n".join(part_text(p, _strings(), "nl") for p in parts)
+
+
+_STRINGS = None
+
+
+def _strings():
+    global _STRINGS
+    if _STRINGS is None:
+        from bot.core.i18n import Strings
+
+        _STRINGS = Strings(load_content().ui)
+    return _STRINGS
+
+
+URL_OR_MAIL = re.compile(r"(?:https?://|www\.)\S+|\S+@\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:be|nl|com|org|eu|info)\S*")
+LONG_NUMBER = re.compile(r"(?<![\w€.,])(?:\+\d{2}[\s./-]?)?0\d{1,3}(?:[\s./-]?\d{2,3}){2,4}(?![\w%])")
+SHORT_NUMBER = re.compile(r"(?<![\w€.,/:-])1\d{2,3}(?: 000)?(?![\w%€]|[.,:/-]\d|\s?%|\s?€)")
+
+
+def phone_like(text: str) -> list[str]:
+    """Every phone-like number in a text (URLs and e-mail addresses left out; years are not phones)."""
+    text = URL_OR_MAIL.sub(" ", text)
+    found = LONG_NUMBER.findall(text) + SHORT_NUMBER.findall(text)
+    return [f for f in found if not re.fullmatch(r"19\d\d", f)]
+
+
+def digits(number: str) -> str:
+    return re.sub(r"\D", "", number)

@@ -1,0 +1,233 @@
+"""Crisis messages get their referral in every state; figurative speech and rules questions do not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.core.referrals import Referrals
+from bot.core.safety import TOPICS
+from bot.core.types import Inbound, Referral, State
+from tests.conftest import DATA, digits, phone_like
+
+EVAL = [json.loads(line) for line in (DATA / "safety_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
+CRISIS = [row for row in EVAL if row["crisis"]]
+SAFE = [row for row in EVAL if not row["crisis"]]
+
+
+def test_eval_set_size():
+    assert len(CRISIS) >= 110 and len(SAFE) >= 90
+    assert {row["topic"] for row in CRISIS} == set(TOPICS)
+
+
+def test_recall_is_complete_with_the_right_topic_family(engine):
+    missed = []
+    for row in CRISIS:
+        hit = engine.safety.detect(row["text"])
+        accepted = {row["topic"], *row.get("also", [])}
+        if hit is None or (hit.topic not in accepted and not (hit.acute and "acute_danger" in accepted)):
+            missed.append((row["text"], row["topic"], hit.topic if hit else None))
+    assert not missed, "\n".join(map(str, missed))
+
+
+def test_precision_on_messages_that_need_no_referral(engine):
+    false_alarms = [(row["text"], engine.safety.detect(row["text"])) for row in SAFE if engine.safety.detect(row["text"])]
+    precision_ok = 1 - len(false_alarms) / len(SAFE)
+    assert precision_ok >= 0.95, false_alarms
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ik ga dood van het lachen",
+        "deze reel is killing it",
+        "ik ben doodop",
+        "mijn batterij is dood",
+        "die deadline wordt mijn dood",
+        "mag ik reclame maken voor alcohol?",
+        "mag ik reclame maken voor een casino?",
+        "mag ik reclame maken voor een vape?",
+        "mag ik reclame maken voor bier?",
+    ],
+)
+def test_not_a_crisis(chat, text):
+    reply = chat.say(text)
+    assert not any(isinstance(p, Referral) for p in reply)
+    assert not any(digits(n) in ("1813", "106", "102") for part in reply for n in phone_like(getattr(part, "text", "")))
+
+
+def _referral(reply) -> Referral:
+    refs = [p for p in reply if isinstance(p, Referral)]
+    assert refs, f"no referral in {reply}"
+    return refs[0]
+
+
+def test_suicidal_message_gets_1813_and_112_at_once(chat):
+    ref = _referral(chat.say("ik wil niet meer leven"))
+    assert ref.helplines[0] == "zelfmoordlijn_1813" or "zelfmoordlijn_1813" in ref.helplines
+    assert "emergency_112" in ref.helplines
+    assert "1813" in ref.text and "112" in ref.text and "zelfmoord1813.be" in ref.text
+
+
+def test_flemish_chat_spelling(chat):
+    assert _referral(chat.say("k wil ni meer leve")).topic == "suicide"
+
+
+def test_french_gets_french_line(chat):
+    ref = _referral(chat.say("je veux mourir"))
+    assert "0800 32 123" in ref.text
+    assert chat.state.lang == "fr"
+
+
+def test_english_abuse_gets_1712_in_english(chat):
+    ref = _referral(chat.say("my stepdad hits me"))
+    assert ref.topic == "violence"
+    assert "1712" in ref.text
+    assert chat.state.lang == "en"
+
+
+def test_acute_puts_112_first_and_opens_a_priority_case(chat, service):
+    ref = _referral(chat.say("ik heb pillen verzameld en ik ga het vanavond doen"))
+    assert ref.helplines[0] == "emergency_112"
+    case = service.desk.open_case_for(chat.user)
+    assert case and case["priority"] > 0
+    messages = service.desk.show("console:mod", case["id"])[1]
+    assert messages == [], "an acute safety case stores no message text"
+
+
+def test_safety_event_stores_topic_and_time_never_text(chat, service):
+    chat.say("ik snij mezelf")
+    events = service.store.safety_events(chat.user)
+    assert len(events) == 1
+    assert set(events[0]) == {"id", "user", "topic", "severity", "channel", "at"}
+    assert "snij" not in json.dumps(events)
+
+
+def test_mid_quiz_referral_first_then_quiz_waits_and_resumes(chat):
+    chat.say("/quiz")
+    chat.press("quiz:3")
+    asked = chat.state.quiz.items[0]
+    reply = chat.say("ik snij mezelf")
+    assert isinstance(reply[0], Referral)
+    assert chat.state.quiz.paused and chat.state.quiz.index == 0
+    resumed = chat.press("quiz:resume")
+    assert any(getattr(p, "item_id", None) == asked for p in resumed)
+    assert not chat.state.quiz.paused
+
+
+def test_referral_during_intake_keeps_the_form(chat):
+    chat.say("/mens")
+    chat.press("human:intake")
+    assert chat.state.flow == "intake"
+    _referral(chat.say("eigenlijk wil ik dood"))
+    assert chat.state.flow == "intake"
+
+
+def test_referral_during_handoff_and_message_still_reaches_the_case(chat, service):
+    chat.say("/mens")
+    chat.press("human:intake")
+    chat.say("vraag over mijn contract")
+    case_id = chat.state.case_id
+    assert case_id
+    reply = chat.say("ik wil niet meer leven")
+    _referral(reply)
+    texts = [m["text"] for m in service.desk.show("console:mod", case_id)[1]]
+    assert "ik wil niet meer leven" in texts
+
+
+def test_cooldown_gives_the_short_line_and_never_nothing(chat, clock):
+    first = _referral(chat.say("ik wil niet meer leven"))
+    second = _referral(chat.say("ik wil echt niet meer leven"))
+    assert not first.short and second.short
+    assert "1813" in second.text
+    clock.advance(3600)
+    assert not _referral(chat.say("ik wil niet meer leven")).short
+
+
+def test_a_later_joke_does_not_take_the_referral_back(chat):
+    _referral(chat.say("ik wil dood"))
+    chat.say("grapje")
+    _referral(chat.say("ik wil dood"))
+
+
+def test_creator_asking_about_a_follower_gets_guidance_and_a_copyable_reply(chat):
+    ref = _referral(chat.say("een volger stuurt me dat ze niet meer wil leven, wat moet ik doen?"))
+    assert ref.topic == "creator_follower"
+    assert "1813" in ref.text
+
+
+def test_creator_making_content_gets_safe_posting_tips(chat):
+    ref = _referral(chat.say("ik maak een video over zelfmoord in mijn familie"))
+    assert ref.topic == "creator_content"
+
+
+def test_helplines_command_lists_main_lines(chat):
+    text = chat.say("/hulplijnen")[0].text
+    for number in ("1813", "106", "102", "1712", "112"):
+        assert number in text
+
+
+@pytest.mark.parametrize("topic", TOPICS)
+@pytest.mark.parametrize("lang", ["nl", "fr", "en"])
+def test_referral_texts_snapshot(engine, topic, lang, snapshot):
+    referrals: Referrals = engine.referrals
+    assert referrals.render(topic, lang).text == snapshot
+    assert referrals.render(topic, lang, short=True).text == snapshot
+
+
+def test_every_rendered_number_comes_from_the_registry(engine, content):
+    """No phone-like number anywhere in replies unless the registry has it."""
+    allowed = {digits(h.number) for h in content.helplines.values() if h.number}
+    texts = []
+    for topic in TOPICS:
+        for lang in ("nl", "fr", "en"):
+            for severity in ("high", "acute"):
+                texts.append(engine.referrals.render(topic, lang, severity).text)
+            texts.append(engine.referrals.render(topic, lang, short=True).text)
+            texts.append(engine.referrals.overview(lang))
+    texts += [entry.answer[lang] for entry in content.faq.values() for lang in ("nl", "fr", "en")]
+    texts += [v for entry in content.ui.values() for v in entry.values()]
+    unknown = {n for text in texts for n in phone_like(text) if digits(n) not in allowed}
+    assert not unknown, unknown
+
+
+def test_safe_messaging_no_secrecy_promises(engine):
+    for topic in TOPICS:
+        for lang in ("nl", "fr", "en"):
+            text = engine.referrals.render(topic, lang).text.lower()
+            for promise in (
+                "blijft tussen ons",
+                "ik vertel het niemand",
+                "entre nous",
+                "stays between us",
+                "i won't tell anyone",
+            ):
+                assert promise not in text
+
+
+variants = st.sampled_from(["ik wil niet meer leven", "je veux mourir", "i want to kill myself", "ik snij mezelf"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(base=variants, upper=st.booleans(), punct=st.sampled_from(["", "!", "...", "?!", " 😢", " 💔💔"]), stretch=st.booleans())
+def test_casing_punctuation_emoji_and_stretching_do_not_break_detection(engine, base, upper, punct, stretch):
+    text = base.upper() if upper else base
+    if stretch:
+        text = text.replace("e", "eee", 1)
+    assert engine.safety.detect(text + punct) is not None
+
+
+@settings(max_examples=40, deadline=None)
+@given(base=st.sampled_from(["je veux mourir", "ik wil niet meer leven"]), accents=st.booleans())
+def test_accents_do_not_matter(engine, base, accents):
+    text = base.replace("e", "é") if accents else base
+    assert engine.safety.detect(text) is not None
+
+
+def test_engine_state_is_not_mutated_in_place(engine):
+    state = State()
+    engine.handle(Inbound(user="console:x", text="ik wil niet meer leven"), state)
+    assert state.referral_at == {}
