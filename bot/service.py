@@ -20,6 +20,12 @@ def build_engine(content: Content | None = None, seed: int | None = None, clock:
     content = content or load_content()
     rows = [row for lang in content.training for row in content.training[lang]]
     classifier = load_classifier(rows, content_hash(folders=("intents",)))
+    import os
+
+    if os.environ.get("INFLUBOT_NLU") == "rasa":  # optional Rasa server; the built-in model stays as fallback
+        from bot.nlu_rasa import RasaClassifier
+
+        classifier = RasaClassifier(os.environ.get("RASA_URL", "http://127.0.0.1:5005"), fallback=classifier)
     detector = LanguageDetector({lang: [text for text, _ in rows_] for lang, rows_ in content.training.items()})
     return Engine(content, classifier, detector, seed=seed, clock=clock)
 

@@ -39,7 +39,7 @@ MARGIN = 0.15  # top two closer than this: ambiguous, offer both
 def features(norm: str) -> list[str]:
     words = norm.split()
     feats = [f"w:{w}" for w in words]
-    feats += [f"b:{a}_{b}" for a, b in zip(words, words[1:])]
+    feats += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]
     for w in words:
         padded = f" {w} "
         for n in (3, 4, 5):
@@ -103,7 +103,7 @@ class IntentClassifier:
         idf = np.array([math.log((1 + n) / (1 + df[f])) + 1.0 for f in sorted(df)], dtype=np.float32)
         model = cls(vocab, idf, np.zeros((len(vocab), len(classes)), np.float32), np.zeros(len(classes), np.float32), classes)
         data = []
-        for doc, (_, intent) in zip(docs, rows):
+        for doc, (_, intent) in zip(docs, rows, strict=True):
             idx = np.fromiter((vocab[f] for f in doc), dtype=np.int64, count=len(doc))
             tf = np.fromiter((1.0 + math.log(c) for c in doc.values()), dtype=np.float32, count=len(doc))
             vals = tf * idf[idx]

@@ -129,7 +129,7 @@ class Result:
 
 def result(content: Content, run: QuizRun) -> Result:
     right, wrong, per = 0, [], {}
-    for item_id, chosen in zip(run.items, run.answers):
+    for item_id, chosen in zip(run.items, run.answers, strict=False):
         item = content.quiz_items[item_id]
         ok = chosen == item.correct
         right += ok

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 Kind = Literal["text", "choice"]
 
@@ -90,7 +90,7 @@ class Action:
     name: str  # forget
 
 
-Part = Union[Text, Choices, Referral, QuizQuestion, HandoffNotice, ToDesk, Action]
+Part = Text | Choices | Referral | QuizQuestion | HandoffNotice | ToDesk | Action
 
 
 class Reply(list):  # type: ignore[type-arg]

@@ -1,0 +1,89 @@
+"""`influbot bench`: speed, memory and accuracy, printed as one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bot.content import data_root
+
+
+def _eval_rows(name: str) -> list[dict]:
+    path = data_root() / "tests" / "data" / name
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+
+def cold_start_seconds() -> float:
+    """A separate process: start, load everything, answer one message."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "INFLUBOT_DB": str(Path(tmp) / "bench.db")}
+        start = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "bot", "chat", "--json"],
+            input='{"user": "bench", "text": "wat kost het certificaat?"}\n',
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        )
+        return time.perf_counter() - start
+
+
+def main(args: argparse.Namespace) -> int:
+    from bot.core.types import Inbound, State
+    from bot.service import build_engine
+
+    cold = cold_start_seconds()
+    engine = build_engine(seed=1)
+    faq = _eval_rows("faq_eval.jsonl")
+    safety = _eval_rows("safety_eval.jsonl")
+    messages = [r["text"] for r in faq] + [r["text"] for r in safety] + ["/quiz", "1", "2", "/start", "hallo", ""]
+    state = State()
+    latencies = []
+    for i in range(args.messages):
+        inbound = Inbound(user="console:bench", text=messages[i % len(messages)])
+        t0 = time.perf_counter()
+        _, state = engine.handle(inbound, state)
+        latencies.append(time.perf_counter() - t0)
+    total = sum(latencies)
+    safety_latency = []
+    for row in safety:
+        t0 = time.perf_counter()
+        engine.safety.detect(row["text"])
+        safety_latency.append(time.perf_counter() - t0)
+    right = sum(engine.classifier.predict(r["text"]).intent == r["intent"] for r in faq)
+    crisis = [r for r in safety if r["crisis"]]
+    calm = [r for r in safety if not r["crisis"]]
+    found = sum(engine.safety.detect(r["text"]) is not None for r in crisis)
+    false_alarms = sum(engine.safety.detect(r["text"]) is not None for r in calm)
+    result = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
+        "cold_start_s": round(cold, 3),
+        "handle_p50_ms": round(_percentile(latencies, 0.50) * 1000, 3),
+        "handle_p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
+        "messages_per_s": round(len(latencies) / total, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "faq_accuracy": round(right / len(faq), 4) if faq else None,
+        "faq_eval_size": len(faq),
+        "safety_recall": round(found / len(crisis), 4) if crisis else None,
+        "safety_precision_on_calm": round(1 - false_alarms / len(calm), 4) if calm else None,
+        "safety_eval_size": len(safety),
+        "safety_p99_ms": round(_percentile(safety_latency, 0.99) * 1000, 3) if safety_latency else None,
+    }
+    print(json.dumps(result))
+    return 0
