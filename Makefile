@@ -32,3 +32,20 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
+
+# Optional Rasa NLU backend (INFLUBOT_NLU=rasa). Needs the venv from ../shared/tools/rasa/install.sh.
+# The model is written outside the repo (RASA_MODELS), so nothing needs ignoring.
+RASA_VENV ?= /tmp/rasa-venv
+RASA_MODELS ?= /tmp/influbot-rasa-models
+RASA_TOOLS ?= $(abspath ../shared/tools/rasa)
+
+.PHONY: rasa-model bench-rasa
+
+rasa-model:
+	@test -x $(RASA_VENV)/bin/rasa || { echo "no Rasa in $(RASA_VENV): run $(RASA_TOOLS)/install.sh"; exit 1; }
+	RASA_TELEMETRY_ENABLED=false RASA_CACHE_DIRECTORY=$(RASA_MODELS)/cache TF_CPP_MIN_LOG_LEVEL=2 \
+		$(RASA_VENV)/bin/rasa train nlu --nlu intents -c rasa/config.yml --out $(RASA_MODELS) --fixed-model-name influbot-nlu
+	@echo "model: $(RASA_MODELS)/influbot-nlu.tar.gz; serve: $(RASA_VENV)/bin/rasa run --enable-api -m $(RASA_MODELS)/influbot-nlu.tar.gz -i 127.0.0.1 -p 5005"
+
+bench-rasa: $(STAMP)
+	RASA_VENV=$(RASA_VENV) RASA_TOOLS=$(RASA_TOOLS) $(BIN)/python -m bot.bench_rasa

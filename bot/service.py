@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.content import Content, content_hash, load_content
 from bot.core.engine import Engine
 from bot.core.nlu import LanguageDetector, load_classifier
-from bot.core.types import Action, Inbound, Referral, Reply, State, Text, ToDesk
+from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
 from bot.store import SqliteStore
 
@@ -89,13 +89,17 @@ class Service:
         parts, state = self.engine.handle(inbound, state)
         reply = Reply()
         reply.intent, reply.confidence = parts.intent, parts.confidence
+        blocked = False
         for part in parts:
             if isinstance(part, Referral):
                 self.store.record_safety(inbound.user, part.topic, part.severity, inbound.channel)
             if isinstance(part, ToDesk):
+                blocked = part.action != "close" and self.desk.blocked(inbound.user)
                 notice = self._to_desk(inbound, part, state)
                 if notice:
                     reply.append(notice)
+                continue
+            if blocked and isinstance(part, HandoffNotice):
                 continue
             if isinstance(part, Action) and part.name == "forget":
                 self.store.forget(inbound.user)

@@ -208,6 +208,7 @@ class DiscordAdapter:
         self.verified: set[str] = set()
         self.recent: dict[int, deque[float]] = defaultdict(deque)
         self.client: Any = None
+        self.translations: dict[str, dict[str, str]] = {}  # content-derived localizations (chapter titles)
         previous = self.desk.is_moderator
         if not getattr(previous, "_discord_wrapped", False):
 
@@ -318,8 +319,20 @@ class DiscordAdapter:
             await interaction.response.defer()
             return
         first = True
-        if edit and not ephemeral and "content" in msgs[0] and "view" not in msgs[0]:
-            await interaction.response.edit_message(content=msgs[0]["content"], view=None, allowed_mentions=NONE)
+        accepted = len(reply) >= 2 or isinstance(reply[0], QuizQuestion)  # not e.g. a lone "slow down"
+        if edit and not ephemeral and accepted:
+            # Quiz feedback: keep the question, swap its buttons for the verdict (exam: the next question).
+            head = msgs[0]
+            edited: dict[str, Any] = {"view": head.get("view"), "allowed_mentions": NONE}
+            if "view" in head:
+                edited["content"] = head["content"]
+            elif "embed" in head:
+                edited["embed"] = head["embed"]
+            else:
+                original = getattr(getattr(interaction, "message", None), "content", None) or ""
+                both = f"{original}\n\n{head['content']}" if original else head["content"]
+                edited["content"] = both if len(both) <= MAX_MESSAGE else head["content"]
+            await interaction.response.edit_message(**edited)
             msgs, first = msgs[1:], False
         for kwargs in msgs:
             if ephemeral:
@@ -589,6 +602,8 @@ def build_commands(adapter: DiscordAdapter) -> list[app_commands.Command[Any, ..
         app_commands.Choice(name=_t(f"{n}. {ch.title['nl']}"[:100], f"chapter_{n}"), value=str(n)) for n, ch in chapters.items()
     ][:24]
     chapter_choices.append(app_commands.Choice(name=_t("willekeurig"), value="random"))
+    for n, ch in chapters.items():
+        adapter.translations[f"chapter_{n}"] = {lang: f"{n}. {ch.title[lang]}"[:100] for lang in ("fr", "en") if lang in ch.title}
 
     @app_commands.command(name=_t("faq"), description=_t("Antwoord op een veelgestelde vraag"))
     @app_commands.rename(vraag=_t("vraag"))
@@ -697,7 +712,7 @@ class InflubotClient(discord.Client):
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(IbButton)
-        await self.tree.set_translator(Translator())
+        await self.tree.set_translator(Translator(self.adapter.translations))
         if self.settings.discord_guild_id:
             guild = discord.Object(int(self.settings.discord_guild_id))
             self.tree.copy_global_to(guild=guild)

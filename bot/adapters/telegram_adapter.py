@@ -214,7 +214,7 @@ class TelegramAdapter:
             options=[o[:100] for o in q.options],
             type="quiz",
             is_anonymous=False,
-            correct_option_id=q.correct,
+            correct_option_ids=[q.correct],
             explanation=q.explanation[:200] or None,
         )
         if message is not None and message.poll is not None:
@@ -329,7 +329,7 @@ class TelegramAdapter:
                 members = await bot.get_chat_administrators(self.mod_chat_id)
                 admins = frozenset(m.user.id for m in members if not m.user.is_bot)
                 self._admins = (time.monotonic(), admins)
-            except TelegramError as exc:
+            except Exception as exc:  # noqa: BLE001 - network trouble: keep the old list
                 log.warning("could not list moderators: %s", exc)
         return user_id in admins
 

@@ -116,8 +116,11 @@ class Engine:
             state.lang = inbound.lang_hint
         if state.lang_fixed or inbound.kind != "text" or not text or text.startswith("/"):
             return
+        norm = normalize(text)
+        words = len(norm.split())
+        if len(norm) < 5:  # "a", "ok", "2": too short to tell a language
+            return
         lang, margin = self.detector.detect(text)
-        words = len(normalize(text).split())
         if lang and lang != state.lang and ((words >= 2 and margin > 0.35) or margin > 1.0):
             state.lang = lang
 

@@ -1,0 +1,218 @@
+"""`make bench-rasa`: the built-in classifier against Rasa 3.6 (light and DIET pipelines), one table.
+
+Rasa is measured by the shared harness ($RASA_TOOLS/evaluate.py, default ../shared/tools/rasa) run with
+the Rasa venv ($RASA_VENV, default /tmp/rasa-venv); the built-in classifier is measured the same way in a
+fresh child process: cold train on intents/, model load, accuracy and macro-F1 on tests/data/faq_eval.jsonl
+(macro-F1 over the union of gold and predicted intents, as the harness does), parse latency over 300
+parses cycling the test texts, peak RSS, and the install size of what it needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.content import data_root
+
+LATENCY_N = 300
+
+
+def rasa_tools() -> Path:
+    if os.environ.get("RASA_TOOLS"):
+        return Path(os.environ["RASA_TOOLS"])
+    return data_root().parent / "shared" / "tools" / "rasa"
+
+
+def rasa_venv() -> Path:
+    return Path(os.environ.get("RASA_VENV", "/tmp/rasa-venv"))
+
+
+def dir_bytes(path: Path) -> int:
+    total = 0
+    for root, _, files in os.walk(path):
+        for name in files:
+            p = Path(root) / name
+            if not p.is_symlink():
+                total += p.stat().st_size
+    return total
+
+
+def write_test_file(src: Path, dst: Path) -> int:
+    """The harness wants exactly {"text", "intent"} per line: strip the extra keys (lang, ...)."""
+    rows = [json.loads(line) for line in src.read_text(encoding="utf-8").splitlines() if line.strip()]
+    dst.write_text("".join(json.dumps({"text": r["text"], "intent": r["intent"]}, ensure_ascii=False) + "\n" for r in rows))
+    return len(rows)
+
+
+BUILTIN_CHILD = r"""
+import json, math, os, resource, sys, tempfile, time
+from collections import Counter
+from pathlib import Path
+
+t0 = time.perf_counter()
+from bot.content import load_training
+from bot.core.nlu import IntentClassifier
+import_s = time.perf_counter() - t0
+
+root, test_path, n_lat = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
+rows = [r for lang_rows in load_training(root).values() for r in lang_rows]
+test = [json.loads(line) for line in test_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+t0 = time.perf_counter()
+model = IntentClassifier.train(rows)
+train_s = time.perf_counter() - t0
+with tempfile.TemporaryDirectory() as tmp:
+    path = Path(tmp) / "model.npz"
+    model.save(path)
+    model_bytes = path.stat().st_size
+    t0 = time.perf_counter()
+    model = IntentClassifier.load(path)
+    load_s = time.perf_counter() - t0
+t0 = time.perf_counter()
+model.predict(test[0]["text"])
+first_ms = (time.perf_counter() - t0) * 1000
+pred = [model.predict(r["text"]).intent for r in test]
+lat = []
+for i in range(n_lat):
+    text = test[i % len(test)]["text"]
+    t0 = time.perf_counter()
+    model.predict(text)
+    lat.append((time.perf_counter() - t0) * 1000)
+lat.sort()
+gold = [r["intent"] for r in test]
+tp, fp, fn = Counter(), Counter(), Counter()
+for g, p in zip(gold, pred):
+    if g == p:
+        tp[g] += 1
+    else:
+        fp[p] += 1
+        fn[g] += 1
+f1s = []
+for lab in sorted(set(gold) | set(pred)):
+    prec = tp[lab] / (tp[lab] + fp[lab]) if tp[lab] + fp[lab] else 0.0
+    rec = tp[lab] / (tp[lab] + fn[lab]) if tp[lab] + fn[lab] else 0.0
+    f1s.append(2 * prec * rec / (prec + rec) if prec + rec else 0.0)
+k = max(1, math.ceil(0.99 * len(lat)))
+print(json.dumps({
+    "accuracy": sum(g == p for g, p in zip(gold, pred)) / len(gold),
+    "macro_f1": sum(f1s) / len(f1s),
+    "train_seconds": train_s,
+    "import_seconds": import_s,
+    "model_load_seconds": load_s,
+    "model_bytes": model_bytes,
+    "first_parse_ms": first_ms,
+    "parse_latency_ms": {"median": lat[len(lat) // 2] if len(lat) % 2 else (lat[len(lat) // 2 - 1] + lat[len(lat) // 2]) / 2,
+                         "p99": lat[min(k, len(lat)) - 1]},
+    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    "n_train": len(rows),
+}))
+"""
+
+
+def builtin_result(root: Path, test: Path) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", BUILTIN_CHILD, str(root), str(test), str(LATENCY_N)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=str(root),
+    )
+    result = json.loads(out.stdout)
+    import numpy
+    import yaml
+
+    deps = dir_bytes(Path(numpy.__file__).parent) + dir_bytes(Path(yaml.__file__).parent)
+    result["install_bytes"] = deps  # what the classifier needs beyond Python: numpy + PyYAML
+    result["install_note"] = "numpy+PyYAML"
+    return result
+
+
+def rasa_result(pipeline: str, root: Path, test: Path) -> dict:
+    tools, venv = rasa_tools(), rasa_venv()
+    env = {**os.environ, "RASA_VENV": str(venv), "RASA_TELEMETRY_ENABLED": "false"}
+    with tempfile.TemporaryDirectory(prefix="influbot-bench-rasa-") as work:
+        out = subprocess.run(
+            [str(venv / "bin" / "python"), str(tools / "evaluate.py"), str(root / "intents"), str(test)]
+            + ["--pipeline", pipeline, "--latency-n", str(LATENCY_N)],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=work,
+        )
+    if out.returncode != 0:
+        raise RuntimeError(f"evaluate.py --pipeline {pipeline} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(out.stdout)
+    result["install_bytes"] = dir_bytes(venv)
+    result["install_note"] = "whole venv"
+    return result
+
+
+def table(results: dict[str, dict]) -> str:
+    head = "| | " + " | ".join(results) + " |"
+    sep = "|---|" + "---:|" * len(results)
+
+    def row(label: str, fmt) -> str:
+        return f"| {label} | " + " | ".join(fmt(r) for r in results.values()) + " |"
+
+    lines = [
+        head,
+        sep,
+        row("accuracy", lambda r: f"{r['accuracy']:.3f}"),
+        row("macro-F1", lambda r: f"{r['macro_f1']:.3f}"),
+        row("parse p50 (ms)", lambda r: f"{r['parse_latency_ms']['median']:.2f}"),
+        row("parse p99 (ms)", lambda r: f"{r['parse_latency_ms']['p99']:.2f}"),
+        row("train, cold (s)", lambda r: f"{r['train_seconds']:.1f}"),
+        row("import (s)", lambda r: f"{r.get('rasa_import_seconds', r.get('import_seconds', 0)):.2f}"),
+        row("model load (s)", lambda r: f"{r['model_load_seconds']:.3f}"),
+        row("model size (MB)", lambda r: f"{r['model_bytes'] / 1e6:.2f}"),
+        row("peak RSS serving (MB)", lambda r: f"{r.get('serve_peak_rss_mb', r['peak_rss_mb']):.0f}"),
+        row("peak RSS training (MB)", lambda r: f"{r.get('train_peak_rss_mb', r['peak_rss_mb']):.0f}"),
+        row("install size (MB)", lambda r: f"{r['install_bytes'] / 1e6:.0f} ({r['install_note']})"),
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pipelines", default="light,diet", help="Rasa pipelines to run (comma-separated; empty: none)")
+    ap.add_argument("--json", action="store_true", help="also print every raw result as JSON")
+    args = ap.parse_args(argv)
+    root = data_root()
+    with tempfile.TemporaryDirectory(prefix="influbot-bench-") as tmp:
+        test = Path(tmp) / "faq_eval.jsonl"
+        n_test = write_test_file(root / "tests" / "data" / "faq_eval.jsonl", test)
+        results: dict[str, dict] = {"built-in": builtin_result(root, test)}
+        pipelines = [p for p in args.pipelines.split(",") if p]
+        if pipelines and not (rasa_venv() / "bin" / "python").exists():
+            print(
+                f"no Rasa venv at {rasa_venv()}: run {rasa_tools() / 'install.sh'} (showing the built-in only)", file=sys.stderr
+            )
+            pipelines = []
+        for pipeline in pipelines:
+            print(f"training and evaluating Rasa {pipeline} ...", file=sys.stderr, flush=True)
+            results[f"Rasa {pipeline}"] = rasa_result(pipeline, root, test)
+    langs = sorted(p.name for p in (root / "intents").iterdir() if p.is_dir() and any(p.glob("*.yml")))
+    versions = next((r["versions"] for r in results.values() if "versions" in r), {})
+    print(
+        f"Intent classification, {datetime.date.today().isoformat()}, {platform.machine()} {os.cpu_count()} CPU, "
+        f"Python {platform.python_version()}"
+        + (f", Rasa {versions.get('rasa')} / TensorFlow {versions.get('tensorflow')}" if versions else "")
+    )
+    print(
+        f"train: intents/ ({', '.join(langs)}; {results['built-in']['n_train']} examples), "
+        f"test: tests/data/faq_eval.jsonl ({n_test} rows), latency over {LATENCY_N} parses in-process\n"
+    )
+    print(table(results))
+    if args.json:
+        print(json.dumps(results, indent=2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
