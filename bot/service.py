@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable
@@ -10,7 +11,7 @@ from pathlib import Path
 from bot.config import Settings
 from bot.content import Content, content_hash, load_content
 from bot.core.engine import Engine
-from bot.core.nlu import LanguageDetector, load_classifier
+from bot.core.nlu import load_models
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
 from bot.store import SqliteStore
@@ -18,15 +19,11 @@ from bot.store import SqliteStore
 
 def build_engine(content: Content | None = None, seed: int | None = None, clock: Callable[[], float] = time.time) -> Engine:
     content = content or load_content()
-    rows = [row for lang in content.training for row in content.training[lang]]
-    classifier = load_classifier(rows, content_hash(folders=("intents",)))
-    import os
-
+    classifier, detector = load_models(content.training, content_hash(folders=("intents",)))
     if os.environ.get("INFLUBOT_NLU") == "rasa":  # optional Rasa server; the built-in model stays as fallback
         from bot.nlu_rasa import RasaClassifier
 
         classifier = RasaClassifier(os.environ.get("RASA_URL", "http://127.0.0.1:5005"), fallback=classifier)
-    detector = LanguageDetector({lang: [text for text, _ in rows_] for lang, rows_ in content.training.items()})
     return Engine(content, classifier, detector, seed=seed, clock=clock)
 
 

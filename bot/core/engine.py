@@ -95,7 +95,7 @@ class Engine:
     # -- pipeline -------------------------------------------------------------------------
 
     def handle(self, inbound: Inbound, state: State) -> tuple[Reply, State]:
-        state = State.from_dict(state.to_dict())
+        state = state.copy()
         reply = Reply()
         raw = clean_input(inbound.text)
         if inbound.kind == "text" and len(raw) > MAX_CHARS:

@@ -75,7 +75,7 @@ class IntentClassifier:
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
-        tf = np.fromiter((1.0 + math.log(c) for c in counts.values()), dtype=np.float32, count=len(counts))
+        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
         vals = tf * self.idf[idx]
         return idx, vals / np.linalg.norm(vals)
 
@@ -143,17 +143,24 @@ class IntentClassifier:
 class LanguageDetector:
     """Naive Bayes over character 1-4-grams, trained on the per-language NLU examples."""
 
-    def __init__(self, rows: dict[str, list[str]]):
-        self.langs = sorted(rows)
-        self.logp: dict[str, dict[str, float]] = {}
-        self.unseen: dict[str, float] = {}
-        for lang in self.langs:
-            counts: Counter[str] = Counter()
-            for text in rows[lang]:
-                counts.update(self._grams(normalize(text)))
-            total = sum(counts.values()) + len(counts) + 1
-            self.logp[lang] = {g: math.log((c + 1) / total) for g, c in counts.items()}
-            self.unseen[lang] = math.log(1 / total)
+    def __init__(self, langs: list[str], vocab: list[str], logp: np.ndarray):
+        self.langs = langs
+        self.vocab = vocab
+        self.index = {g: i for i, g in enumerate(vocab)}
+        self.logp = logp  # one row per gram plus a last row for unseen grams; one column per language
+
+    @classmethod
+    def train(cls, rows: dict[str, list[str]]) -> LanguageDetector:
+        langs = sorted(rows)
+        counts = {lang: Counter(g for text in rows[lang] for g in cls._grams(normalize(text))) for lang in langs}
+        vocab = sorted(set().union(*counts.values()))
+        logp = np.zeros((len(vocab) + 1, len(langs)), dtype=np.float64)
+        for j, lang in enumerate(langs):
+            total = sum(counts[lang].values()) + len(counts[lang]) + 1
+            column = np.fromiter((counts[lang].get(g, 0) for g in vocab), dtype=np.float64, count=len(vocab))
+            logp[:-1, j] = np.log((column + 1) / total)
+            logp[-1, j] = math.log(1 / total)
+        return cls(langs, vocab, logp)
 
     @staticmethod
     def _grams(norm: str) -> list[str]:
@@ -169,12 +176,11 @@ class LanguageDetector:
         grams = self._grams(normalize(text))
         if not grams:
             return None, 0.0
-        scores = sorted(
-            ((sum(self.logp[lang].get(g, self.unseen[lang]) for g in grams), lang) for lang in self.langs),
-            reverse=True,
-        )
-        margin = (scores[0][0] - scores[1][0]) / len(grams)
-        return scores[0][1], margin
+        unseen = len(self.index)
+        scores = self.logp[[self.index.get(g, unseen) for g in grams]].sum(axis=0)
+        order = np.argsort(-scores)
+        margin = float(scores[order[0]] - scores[order[1]]) / len(grams)
+        return self.langs[int(order[0])], margin
 
 
 def cache_dir() -> Path:
@@ -182,17 +188,36 @@ def cache_dir() -> Path:
     return Path(base) / "influbot"
 
 
-def load_classifier(rows: list[tuple[str, str]], fingerprint: str) -> IntentClassifier:
-    """Load the trained model for this content fingerprint, training and caching it if needed."""
+def load_models(training: dict[str, list[tuple[str, str]]], fingerprint: str) -> tuple[IntentClassifier, LanguageDetector]:
+    """The trained models for this content fingerprint, trained and cached on first use."""
     path = cache_dir() / f"nlu-{MODEL_VERSION}-{fingerprint}.npz"
     if path.exists():
         try:
-            return IntentClassifier.load(path)
+            with np.load(path, allow_pickle=False) as z:
+                vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
+                model = IntentClassifier(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
+                detector = LanguageDetector(z["langs"].tolist(), z["lang_vocab"].tolist(), z["lang_logp"])
+            return model, detector
         except (OSError, ValueError, KeyError):
             log.warning("cached model %s unreadable; training again", path)
-    model = IntentClassifier.train(rows)
+    model = IntentClassifier.train([row for rows in training.values() for row in rows])
+    detector = LanguageDetector.train({lang: [text for text, _ in rows] for lang, rows in training.items()})
     try:
-        model.save(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        names = sorted(model.vocab, key=model.vocab.__getitem__)
+        np.savez(
+            tmp,
+            idf=model.idf,
+            weights=model.weights,
+            bias=model.bias,
+            classes=np.array(model.classes),
+            vocab=np.array(names),
+            langs=np.array(detector.langs),
+            lang_vocab=np.array(detector.vocab),
+            lang_logp=detector.logp,
+        )
+        os.replace(tmp, path)
     except OSError:
-        log.info("could not cache the model at %s", path)
-    return model
+        log.info("could not cache the models at %s", path)
+    return model, detector

@@ -86,9 +86,51 @@ def _sequence(pattern: str) -> str:
     return regex
 
 
+def first_words(pattern: str) -> set[str] | None:
+    """Words a match must start with ("snij*" for a prefix); None when a pattern can start anywhere."""
+    tokens = [t for t in _split_top(pattern.strip(), " ") if t]
+    if not tokens or tokens[0] == "...":
+        return None
+    head = tokens[0]
+    if head.startswith("(") and head.endswith(")"):
+        words: set[str] = set()
+        for part in _split_top(head[1:-1], "|"):
+            sub = first_words(part)
+            if sub is None:
+                return None
+            words |= sub
+        return words
+    return set(head.split("|"))
+
+
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """Compile one lexicon pattern to a regex over normalized text."""
     return re.compile(r"(?<!\S)" + _sequence(pattern) + r"(?!\S)")
+
+
+class PatternIndex:
+    """Finds which patterns could match a text, by the word each must start with."""
+
+    def __init__(self, patterns: list[str]):
+        self.by_word: dict[str, list[int]] = {}
+        self.by_prefix: dict[str, list[int]] = {}
+        self.anywhere: list[int] = []
+        for i, pattern in enumerate(patterns):
+            words = first_words(pattern)
+            if words is None:
+                self.anywhere.append(i)
+                continue
+            for word in words:
+                table = self.by_prefix if word.endswith("*") else self.by_word
+                table.setdefault(word.rstrip("*"), []).append(i)
+
+    def candidates(self, words: set[str]) -> list[int]:
+        found = set(self.anywhere)
+        for word in words:
+            found.update(self.by_word.get(word, ()))
+            for end in range(1, len(word) + 1):
+                found.update(self.by_prefix.get(word[:end], ()))
+        return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -111,19 +153,23 @@ class SafetyRouter:
                 self.phrases.append(_Phrase(compile_pattern(raw["match"]), raw["match"], raw["topic"], raw["severity"], lang))
             exclusions.extend(lex.get("exclusions") or [])
         self.exclusions = [compile_pattern(p) for p in exclusions]
-        self.any = re.compile("|".join(f"(?:{p.regex.pattern})" for p in self.phrases)) if self.phrases else None
+        self.phrase_index = PatternIndex([p.source for p in self.phrases])
+        self.exclusion_index = PatternIndex(exclusions)
 
-    def _mask(self, norm: str) -> str:
-        for regex in self.exclusions:
-            norm = regex.sub(lambda m: " ".join(_MASK for _ in m.group(0).split()), norm)
+    def _mask(self, norm: str, words: set[str]) -> str:
+        for i in self.exclusion_index.candidates(words):
+            norm = self.exclusions[i].sub(lambda m: " ".join(_MASK for _ in m.group(0).split()), norm)
         return norm
 
     def matches(self, text: str) -> list[SafetyHit]:
         norm = normalize(text)
-        if not norm or self.any is None or not self.any.search(norm):
+        words = set(norm.split())
+        candidates = self.phrase_index.candidates(words)
+        if not candidates:
             return []
-        norm = self._mask(norm)
-        return [SafetyHit(p.topic, p.severity, p.source, p.lang) for p in self.phrases if p.regex.search(norm)]
+        norm = self._mask(norm, words)
+        hits = (self.phrases[i] for i in candidates)
+        return [SafetyHit(p.topic, p.severity, p.source, p.lang) for p in hits if p.regex.search(norm)]
 
     def detect(self, text: str) -> SafetyHit | None:
         hits = self.matches(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -54,6 +55,7 @@ def clean_input(text: str) -> str:
     return _CONTROL.sub(" ", text).strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize(text: str) -> str:
     """Lowercase, strip accents, collapse letter runs, drop punctuation, rewrite chat spellings."""
     text = strip_accents(text.lower()).replace("m'n", "mijn").replace("'k ", "ik ")
