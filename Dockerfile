@@ -16,6 +16,6 @@ COPY knowledge ./knowledge
 COPY referrals ./referrals
 RUN pip install --no-cache-dir .
 
-USER influbot
+USER 10001
 VOLUME ["/data"]
 CMD ["influbot", "run"]
