@@ -71,12 +71,11 @@ class IntentClassifier:
         self.classes = classes
 
     def _vector(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
-        counts = Counter(f for f in features(norm) if f in self.vocab)
-        if not counts:
+        ids = [i for i in map(self.vocab.get, features(norm)) if i is not None]
+        if not ids:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        idx = np.fromiter((self.vocab[f] for f in counts), dtype=np.int64, count=len(counts))
-        tf = 1.0 + np.log(np.fromiter(counts.values(), dtype=np.float32, count=len(counts)))
-        vals = tf * self.idf[idx]
+        idx, counts = np.unique(np.array(ids, dtype=np.int64), return_counts=True)
+        vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[idx]
         return idx, vals / np.linalg.norm(vals)
 
     def predict(self, text: str, top: int = 3) -> Prediction:

@@ -123,12 +123,16 @@ class PatternIndex:
             for word in words:
                 table = self.by_prefix if word.endswith("*") else self.by_word
                 table.setdefault(word.rstrip("*"), []).append(i)
+        self.prefix_lengths = sorted({len(p) for p in self.by_prefix})
 
     def candidates(self, words: set[str]) -> list[int]:
         found = set(self.anywhere)
+        lengths = self.prefix_lengths
         for word in words:
             found.update(self.by_word.get(word, ()))
-            for end in range(1, len(word) + 1):
+            for end in lengths:
+                if end > len(word):
+                    break
                 found.update(self.by_prefix.get(word[:end], ()))
         return sorted(found)
 
