@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from bot.content import content_hash, load_training
-from bot.core.nlu import load_classifier
+from bot.core.nlu import load_models
 from bot.nlu_rasa import RasaClassifier
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -182,8 +182,7 @@ def server(model, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def builtin():
-    rows = [row for lang_rows in load_training(ROOT).values() for row in lang_rows]
-    return load_classifier(rows, content_hash(folders=("intents",)))
+    return load_models(load_training(ROOT), content_hash(folders=("intents",)))[0]
 
 
 def test_served_model_answers_then_falls_back_when_stopped(server, builtin, caplog):
