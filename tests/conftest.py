@@ -112,7 +112,8 @@ SHORT_NUMBER = re.compile(r"(?<![\w€.,/:-])1\d{2,3}(?: 000)?(?![\w%€]|[.,:/-
 def phone_like(text: str) -> list[str]:
     """Every phone-like number in a text (URLs and e-mail addresses left out; years are not phones)."""
     text = URL_OR_MAIL.sub(" ", text)
-    found = LONG_NUMBER.findall(text) + SHORT_NUMBER.findall(text)
+    found = LONG_NUMBER.findall(text)
+    found += SHORT_NUMBER.findall(LONG_NUMBER.sub(" ", text))
     return [f for f in found if not re.fullmatch(r"19\d\d", f)]
 
 

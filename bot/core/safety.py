@@ -14,13 +14,13 @@ from typing import Any
 from bot.core.text import normalize
 
 SEVERITIES = ("concern", "high", "acute")
-TOPICS = (
+TOPICS = (  # the more specific topic first: it wins a tie
     "suicide",
     "self_harm",
     "acute_danger",
-    "violence",
     "sexual_violence",
     "sextortion",
+    "violence",
     "addiction",
     "eating_disorder",
     "distress",
@@ -29,6 +29,8 @@ TOPICS = (
     "creator_content",
 )
 CREATOR_TOPICS = ("creator_follower", "creator_content")
+# A crisis told about a follower ("een fan stuurt me dat ze zichzelf snijdt") is a creator asking for help.
+ABOUT_FOLLOWER = ("suicide", "self_harm", "eating_disorder", "sextortion", "violence", "sexual_violence", "addiction", "distress")
 _MASK = "_"
 
 
@@ -151,11 +153,15 @@ class SafetyRouter:
 
     def __init__(self, lexicons: dict[str, dict[str, Any]]):
         self.phrases: list[_Phrase] = []
+        self.creator_words: list[re.Pattern[str]] = []  # follower, fan, abonné ...
+        self.help_seeking: list[re.Pattern[str]] = []  # "wat moet ik doen", "how do I help" ...
         exclusions: list[str] = []
         for lang, lex in lexicons.items():
             for raw in lex.get("phrases") or []:
                 self.phrases.append(_Phrase(compile_pattern(raw["match"]), raw["match"], raw["topic"], raw["severity"], lang))
             exclusions.extend(lex.get("exclusions") or [])
+            self.creator_words += [compile_pattern(p) for p in lex.get("creator_words") or []]
+            self.help_seeking += [compile_pattern(p) for p in lex.get("help_seeking") or []]
         self.exclusions = [compile_pattern(p) for p in exclusions]
         self.phrase_index = PatternIndex([p.source for p in self.phrases])
         self.exclusion_index = PatternIndex(exclusions)
@@ -166,7 +172,9 @@ class SafetyRouter:
         return norm
 
     def matches(self, text: str) -> list[SafetyHit]:
-        norm = normalize(text)
+        return self._matches(normalize(text))
+
+    def _matches(self, norm: str) -> list[SafetyHit]:
         words = set(norm.split())
         candidates = self.phrase_index.candidates(words)
         if not candidates:
@@ -176,10 +184,17 @@ class SafetyRouter:
         return [SafetyHit(p.topic, p.severity, p.source, p.lang) for p in hits if p.regex.search(norm)]
 
     def detect(self, text: str) -> SafetyHit | None:
-        hits = self.matches(text)
+        norm = normalize(text)
+        hits = self._matches(norm)
         if not hits:
             return None
-        return max(hits, key=_rank)
+        best = max(hits, key=_rank)
+        if best.topic in ABOUT_FOLLOWER and not best.acute and self._about_follower(norm):
+            return SafetyHit("creator_follower", best.severity, best.phrase, best.lang)
+        return best
+
+    def _about_follower(self, norm: str) -> bool:
+        return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)
 
 
 def _rank(hit: SafetyHit) -> tuple[int, int, int, int]:

@@ -36,6 +36,12 @@ CHAT_REWRITES: dict[str, str] = {
     "jsuis": "je suis",
     "chuis": "je suis",
     "pa": "pas",
+    "jme": "je me",
+    "jvois": "je vois",
+    "jvoi": "je vois",
+    "jai": "j ai",
+    "jsais": "je sais",
+    "plu": "plus",
     # English
     "im": "i am",
     "dont": "do not",
