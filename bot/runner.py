@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
 import sys
 
 from bot.config import Settings
@@ -36,16 +38,21 @@ async def _run_all(channels: list[str], settings: Settings) -> int:
         if (c == "telegram" and settings.telegram_mod_chat_id) or (c == "discord" and settings.discord_mod_channel_id)
     )
     service = Service.create(settings, surfaces=surfaces)
+    stop = asyncio.Event()  # one stop signal for every channel, so SIGTERM ends them all cleanly
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     tasks = []
     for name in channels:
         if name == "telegram":
             from bot.adapters import telegram_adapter
 
-            tasks.append(telegram_adapter.serve(service, settings))
+            tasks.append(telegram_adapter.serve(service, settings, stop))
         else:
             from bot.adapters import discord_adapter
 
-            tasks.append(discord_adapter.serve(service, settings))
+            tasks.append(discord_adapter.serve(service, settings, stop))
     results = await asyncio.gather(*tasks, return_exceptions=True)
     codes = [r if isinstance(r, int) else 1 for r in results]
     for r in results:

@@ -739,17 +739,26 @@ def build_client(service: Service, settings: Settings) -> InflubotClient:
     return client
 
 
-async def serve(service: Service, settings: Settings) -> int:
+async def serve(service: Service, settings: Settings, stop: asyncio.Event | None = None) -> int:
+    """Run until SIGINT/SIGTERM (or until `stop` is set, when the runner shares one stop signal)."""
     if not settings.discord_token:
         print("influbot: DISCORD_BOT_TOKEN is not set.", file=sys.stderr)
         return 2
     client = build_client(service, settings)
     loop = asyncio.get_running_loop()
-    installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(client.close()))
-            installed.append(sig)
+    installed: list = []  # signal numbers we installed, or the stop watcher
+    if stop is None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, lambda: asyncio.ensure_future(client.close()))
+                installed.append(sig)
+    else:
+
+        async def close_on_stop() -> None:
+            await stop.wait()
+            await client.close()
+
+        installed.append(asyncio.ensure_future(close_on_stop()))
     try:
         async with client:
             await client.start(settings.discord_token)
@@ -760,7 +769,10 @@ async def serve(service: Service, settings: Settings) -> int:
         print("influbot: Discord refused the gateway intents; this bot needs no privileged intents.", file=sys.stderr)
         return 2
     finally:
-        for sig in installed:
+        for item in installed:
+            if isinstance(item, asyncio.Future):
+                item.cancel()
+                continue
             with contextlib.suppress(Exception):
-                loop.remove_signal_handler(sig)
+                loop.remove_signal_handler(item)
     return 0

@@ -519,16 +519,20 @@ async def _register_commands(app: Application) -> None:
                 await app.bot.set_my_commands(cmds)
 
 
-async def serve(service: Service, settings: Settings, *, request: BaseRequest | None = None) -> int:
+async def serve(
+    service: Service, settings: Settings, stop: asyncio.Event | None = None, *, request: BaseRequest | None = None
+) -> int:
+    """Run until SIGINT/SIGTERM (or until `stop` is set, when the runner shares one stop signal)."""
     if not settings.telegram_token:
         print("influbot: TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
         return 2
     app = build_application(service, settings, request=request)
     adapter = adapter_of(app)
-    stop = asyncio.Event()
+    own_signals = stop is None
+    stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     installed = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if own_signals else ():
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
