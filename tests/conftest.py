@@ -119,3 +119,18 @@ def phone_like(text: str) -> list[str]:
 
 def digits(number: str) -> str:
     return re.sub(r"\D", "", number)
+
+
+_RASA_DESELECTED: list[str] = []
+
+
+def pytest_deselected(items):
+    _RASA_DESELECTED.extend(item.nodeid for item in items if item.get_closest_marker("rasa"))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _RASA_DESELECTED:
+        terminalreporter.write_line(
+            f"{len(_RASA_DESELECTED)} Rasa tests not run: they are opt-in (`pytest -m rasa`) and need the Rasa 3.6 venv "
+            "from ../shared/tools/rasa (install.sh); CI never runs them."
+        )
