@@ -54,6 +54,9 @@ def main(args: argparse.Namespace) -> int:
     safety = _eval_rows("safety_eval.jsonl")
     messages = [r["text"] for r in faq] + [r["text"] for r in safety] + ["/quiz", "1", "2", "/start", "hallo", ""]
     state = State()
+    for text in messages:  # warm-up: lexicon patterns are compiled on first use
+        _, state = engine.handle(Inbound(user="console:bench", text=text), state)
+    state = State()
     latencies = []
     for i in range(args.messages):
         inbound = Inbound(user="console:bench", text=messages[i % len(messages)])

@@ -7,6 +7,7 @@ Exclusions (figurative use, negation) are patterns whose words are masked before
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -105,6 +106,7 @@ def first_words(pattern: str) -> set[str] | None:
     return set(head.split("|"))
 
 
+@functools.cache
 def compile_pattern(pattern: str) -> re.Pattern[str]:
     """Compile one lexicon pattern to a regex over normalized text."""
     return re.compile(r"(?<!\S)" + _sequence(pattern) + r"(?!\S)")
@@ -141,7 +143,6 @@ class PatternIndex:
 
 @dataclass(frozen=True)
 class _Phrase:
-    regex: re.Pattern[str]
     source: str
     topic: str
     severity: str
@@ -158,17 +159,17 @@ class SafetyRouter:
         exclusions: list[str] = []
         for lang, lex in lexicons.items():
             for raw in lex.get("phrases") or []:
-                self.phrases.append(_Phrase(compile_pattern(raw["match"]), raw["match"], raw["topic"], raw["severity"], lang))
+                self.phrases.append(_Phrase(raw["match"], raw["topic"], raw["severity"], lang))
             exclusions.extend(lex.get("exclusions") or [])
             self.creator_words += [compile_pattern(p) for p in lex.get("creator_words") or []]
             self.help_seeking += [compile_pattern(p) for p in lex.get("help_seeking") or []]
-        self.exclusions = [compile_pattern(p) for p in exclusions]
+        self.exclusions = exclusions  # compiled on first use: start-up stays fast
         self.phrase_index = PatternIndex([p.source for p in self.phrases])
         self.exclusion_index = PatternIndex(exclusions)
 
     def _mask(self, norm: str, words: set[str]) -> str:
         for i in self.exclusion_index.candidates(words):
-            norm = self.exclusions[i].sub(lambda m: " ".join(_MASK for _ in m.group(0).split()), norm)
+            norm = compile_pattern(self.exclusions[i]).sub(lambda m: " ".join(_MASK for _ in m.group(0).split()), norm)
         return norm
 
     def matches(self, text: str) -> list[SafetyHit]:
@@ -181,7 +182,7 @@ class SafetyRouter:
             return []
         norm = self._mask(norm, words)
         hits = (self.phrases[i] for i in candidates)
-        return [SafetyHit(p.topic, p.severity, p.source, p.lang) for p in hits if p.regex.search(norm)]
+        return [SafetyHit(p.topic, p.severity, p.source, p.lang) for p in hits if compile_pattern(p.source).search(norm)]
 
     def detect(self, text: str) -> SafetyHit | None:
         norm = normalize(text)
