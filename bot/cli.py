@@ -108,4 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
+    for noisy in ("httpx", "httpcore"):  # their request logs contain the Telegram token in the URL
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     return args.func(args)

@@ -58,3 +58,14 @@ def test_moderator_reply_reaches_the_console_user(tmp_path):
 def test_desk_usage_errors_are_clear(tmp_path):
     proc = run_cli(["desk", "reply", "1"], "", tmp_path / "e.db")
     assert proc.returncode == 2 and "usage" in proc.stdout
+
+
+def test_verbose_logging_never_shows_the_telegram_token():
+    import logging
+
+    from bot.cli import build_parser, main
+
+    assert build_parser().parse_args(["-v", "maintenance"]).verbose
+    main(["-v", "maintenance", "--db", ":memory:"])
+    assert logging.getLogger("httpx").level == logging.WARNING
+    assert logging.getLogger("httpcore").level == logging.WARNING
