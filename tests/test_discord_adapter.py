@@ -411,3 +411,10 @@ async def test_command_payloads_are_valid_and_localized(service):
     assert int(payloads["Escaleer naar moderators"]["default_member_permissions"]) == manage
     assert int(payloads["close"]["default_member_permissions"]) == manage
     await client.close()
+
+
+def test_message_content_intent_is_opt_in(monkeypatch):
+    monkeypatch.delenv("DISCORD_MESSAGE_CONTENT", raising=False)
+    assert not dc.intents().message_content
+    monkeypatch.setenv("DISCORD_MESSAGE_CONTENT", "1")
+    assert dc.intents().message_content

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import signal
 import sys
@@ -700,9 +701,16 @@ def commands_by_name(adapter: DiscordAdapter) -> dict[str, Any]:
     return {str(getattr(c, "name", "")): c for c in build_commands(adapter)}
 
 
+def intents() -> discord.Intents:
+    """No privileged intents, unless DISCORD_MESSAGE_CONTENT=1: then plain messages in case threads relay too."""
+    chosen = discord.Intents.default()
+    chosen.message_content = os.environ.get("DISCORD_MESSAGE_CONTENT", "0") in ("1", "true", "yes")
+    return chosen
+
+
 class InflubotClient(discord.Client):
     def __init__(self, adapter: DiscordAdapter, settings: Settings):
-        super().__init__(intents=discord.Intents.default(), allowed_mentions=NONE)
+        super().__init__(intents=intents(), allowed_mentions=NONE)
         self.adapter = adapter
         self.settings = settings
         self.tree = app_commands.CommandTree(self)
