@@ -231,3 +231,22 @@ def test_engine_state_is_not_mutated_in_place(engine):
     state = State()
     engine.handle(Inbound(user="console:x", text="ik wil niet meer leven"), state)
     assert state.referral_at == {}
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("ik zag een video over zelfmoord en nu wil ik het ook", "suicide"),
+        ("people in my comments tell me to kill myself", "online_hate"),
+        ("ik verlies volgers en ik wil dood", "suicide"),
+        ("ik wil een video maken over mijn depressie", "creator_content"),
+        ("een fan stuurt me dat ze zichzelf pijn doet, wat moet ik doen?", "creator_follower"),
+        ("hij heeft me in elkaar geslagen", "violence"),
+        ("want die shoot was echt slecht belicht", None),
+        ("nu mag ik eindelijk reclame maken voor mijn eigen merk", None),
+        ("ik kan niet meer wachten op het event", None),
+    ],
+)
+def test_regressions_found_in_review(engine, text, topic):
+    hit = engine.safety.detect(text)
+    assert (hit.topic if hit else None) == topic

@@ -198,11 +198,12 @@ class SafetyRouter:
         return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)
 
 
-def _rank(hit: SafetyHit) -> tuple[int, int, int, int]:
-    """Acute first; then a creator asking about others; then severity; then topic order."""
+def _rank(hit: SafetyHit) -> tuple[int, int, int, int, int]:
+    """Acute first; then a creator asking about others; then severity; then the longer phrase; then topic order."""
     return (
         int(hit.acute),
         int(hit.topic in CREATOR_TOPICS),
         SEVERITIES.index(hit.severity),
+        len(hit.phrase.split()),
         -TOPICS.index(hit.topic),
     )
