@@ -58,7 +58,7 @@ from pathlib import Path
 
 t0 = time.perf_counter()
 from bot.content import load_training
-from bot.core.nlu import IntentClassifier
+from bot.core.nlu import IntentClassifier, LanguageDetector, read_models, save_models
 import_s = time.perf_counter() - t0
 
 root, test_path, n_lat = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
@@ -69,10 +69,10 @@ model = IntentClassifier.train(rows)
 train_s = time.perf_counter() - t0
 with tempfile.TemporaryDirectory() as tmp:
     path = Path(tmp) / "model.npz"
-    model.save(path)
+    save_models(path, model, LanguageDetector.train({"nl": [], "fr": []}))
     model_bytes = path.stat().st_size
     t0 = time.perf_counter()
-    model = IntentClassifier.load(path)
+    model, _ = read_models(path)
     load_s = time.perf_counter() - t0
 t0 = time.perf_counter()
 model.predict(test[0]["text"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from bot.content import load_content
-from bot.core.nlu import IntentClassifier
+from bot.core.nlu import IntentClassifier, read_models, save_models
 from tests.conftest import DATA
 
 EVAL = [json.loads(line) for line in (DATA / "faq_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -46,7 +46,8 @@ def test_training_is_deterministic(content):
 
 def test_model_roundtrip(tmp_path, engine):
     path = tmp_path / "m.npz"
-    engine.classifier.save(path)
-    loaded = IntentClassifier.load(path)
+    save_models(path, engine.classifier, engine.detector)
+    loaded, detector = read_models(path)
     for text in ("wat kost het certificaat", "combien coûte le certificat", "how do i disclose an ad"):
         assert loaded.predict(text).intent == engine.classifier.predict(text).intent
+        assert detector.detect(text) == engine.detector.detect(text)

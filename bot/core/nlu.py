@@ -125,19 +125,6 @@ class IntentClassifier:
                 b -= lr * 0.1 * p
         return model
 
-    def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        names = sorted(self.vocab, key=self.vocab.__getitem__)
-        np.savez(tmp, idf=self.idf, weights=self.weights, bias=self.bias, classes=np.array(self.classes), vocab=np.array(names))
-        os.replace(tmp, path)
-
-    @classmethod
-    def load(cls, path: Path) -> IntentClassifier:
-        with np.load(path, allow_pickle=False) as z:
-            vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
-            return cls(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
-
 
 class LanguageDetector:
     """Naive Bayes over character 1-4-grams, trained on the per-language NLU examples."""
@@ -187,36 +174,42 @@ def cache_dir() -> Path:
     return Path(base) / "influbot"
 
 
+def save_models(path: Path, model: IntentClassifier, detector: LanguageDetector) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez(
+        tmp,
+        idf=model.idf,
+        weights=model.weights,
+        bias=model.bias,
+        classes=np.array(model.classes),
+        vocab=np.array(sorted(model.vocab, key=model.vocab.__getitem__)),
+        langs=np.array(detector.langs),
+        lang_vocab=np.array(detector.vocab),
+        lang_logp=detector.logp,
+    )
+    os.replace(tmp, path)
+
+
+def read_models(path: Path) -> tuple[IntentClassifier, LanguageDetector]:
+    with np.load(path, allow_pickle=False) as z:
+        vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
+        model = IntentClassifier(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
+        return model, LanguageDetector(z["langs"].tolist(), z["lang_vocab"].tolist(), z["lang_logp"])
+
+
 def load_models(training: dict[str, list[tuple[str, str]]], fingerprint: str) -> tuple[IntentClassifier, LanguageDetector]:
     """The trained models for this content fingerprint, trained and cached on first use."""
     path = cache_dir() / f"nlu-{MODEL_VERSION}-{fingerprint}.npz"
     if path.exists():
         try:
-            with np.load(path, allow_pickle=False) as z:
-                vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
-                model = IntentClassifier(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
-                detector = LanguageDetector(z["langs"].tolist(), z["lang_vocab"].tolist(), z["lang_logp"])
-            return model, detector
+            return read_models(path)
         except (OSError, ValueError, KeyError):
             log.warning("cached model %s unreadable; training again", path)
     model = IntentClassifier.train([row for rows in training.values() for row in rows])
     detector = LanguageDetector.train({lang: [text for text, _ in rows] for lang, rows in training.items()})
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        names = sorted(model.vocab, key=model.vocab.__getitem__)
-        np.savez(
-            tmp,
-            idf=model.idf,
-            weights=model.weights,
-            bias=model.bias,
-            classes=np.array(model.classes),
-            vocab=np.array(names),
-            langs=np.array(detector.langs),
-            lang_vocab=np.array(detector.vocab),
-            lang_logp=detector.logp,
-        )
-        os.replace(tmp, path)
+        save_models(path, model, detector)
     except OSError:
         log.info("could not cache the models at %s", path)
     return model, detector
