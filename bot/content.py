@@ -114,8 +114,9 @@ class Content:
     ui: dict[str, dict[str, str]]
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
 
-    @property
+    @functools.cached_property
     def quiz_items(self) -> dict[str, QuizItem]:
+        """Every quiz item by id (built once: the quiz looks items up on every answer)."""
         return {item.id: item for ch in self.chapters.values() for item in ch.items}
 
 

@@ -14,7 +14,7 @@ from bot.core.engine import Engine
 from bot.core.nlu import load_models
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
-from bot.store import SqliteStore
+from bot.store import SqliteStore, Store
 
 
 def build_engine(content: Content | None = None, seed: int | None = None, clock: Callable[[], float] = time.time) -> Engine:
@@ -28,9 +28,7 @@ def build_engine(content: Content | None = None, seed: int | None = None, clock:
 
 
 class Service:
-    def __init__(
-        self, engine: Engine, store: SqliteStore, desk: Desk, settings: Settings, clock: Callable[[], float] = time.time
-    ):
+    def __init__(self, engine: Engine, store: Store, desk: Desk, settings: Settings, clock: Callable[[], float] = time.time):
         self.engine = engine
         self.store = store
         self.desk = desk
