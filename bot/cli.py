@@ -6,7 +6,6 @@ import argparse
 import getpass
 import logging
 import sys
-from pathlib import Path
 
 from bot.config import Settings
 
@@ -15,7 +14,7 @@ def _service(args: argparse.Namespace, surfaces: tuple[str, ...] = ()):
     from bot.service import Service
 
     settings = Settings.from_env()
-    db = Path(args.db) if getattr(args, "db", None) else settings.db_path
+    db = getattr(args, "db", None) or settings.db_path
     return Service.create(settings, db_path=db, surfaces=surfaces)
 
 
@@ -43,6 +42,18 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.storage import open_storage
+
+    store = open_storage(args.db or Settings.from_env().db_path, migrate=False)
+    try:
+        applied = store.migrate()
+    finally:
+        store.close()
+    print(f"applied migration(s) {', '.join(map(str, applied))}" if applied else "schema up to date")
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from bot.bench import main as bench_main
 
@@ -52,7 +63,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    return run(args.channel, Settings.from_env())
+    settings = Settings.from_env()
+    if args.webhook:
+        if args.channel != "telegram":
+            print("influbot: --webhook is for `influbot run telegram`", file=sys.stderr)
+            return 2
+        from bot.adapters.telegram_webhook import serve_workers
+
+        return serve_workers(settings, workers=args.workers, host=args.host, port=args.port)
+    return run(args.channel, settings)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -75,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
             "all",
             "show",
             "claim",
+            "release",
+            "tag",
             "reply",
             "note",
             "close",
@@ -95,11 +116,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure speed, memory and accuracy; prints JSON")
     bench.add_argument("--messages", type=int, default=5000)
+    bench.add_argument("--db", help="also measure storage: a file, a postgresql:// URL, or 'postgres' for a throwaway local server")
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run on Telegram and/or Discord (tokens from the environment)")
     run.add_argument("channel", nargs="?", choices=["telegram", "discord", "all"], default="all")
+    run.add_argument("--webhook", action="store_true", help="Telegram: serve the webhook (ASGI on uvicorn) instead of polling")
+    run.add_argument("--workers", type=int, default=1, help="webhook worker processes (share one PostgreSQL)")
+    run.add_argument("--host", default=None, help="webhook listen address (default $TELEGRAM_WEBHOOK_LISTEN or 0.0.0.0)")
+    run.add_argument("--port", type=int, default=None, help="webhook port (default $TELEGRAM_WEBHOOK_PORT or 8443)")
     run.set_defaults(func=cmd_run)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date (once, under a lock)")
+    migrate.add_argument("--db")
+    migrate.set_defaults(func=cmd_migrate)
     return parser
 
 

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bot.store import default_db_path
+from bot.storage import default_db
 
 
 def _ids(raw: str) -> frozenset[str]:
@@ -15,7 +15,7 @@ def _ids(raw: str) -> frozenset[str]:
 
 @dataclass(frozen=True)
 class Settings:
-    db_path: Path = field(default_factory=default_db_path)
+    db_path: str | Path = field(default_factory=default_db)  # a file path or a postgresql:// URL
     retention_days: float = 30.0
     overdue_minutes: float = 60.0
     show_moderator_names: bool = False
@@ -36,7 +36,7 @@ class Settings:
         env = dict(os.environ if env is None else env)
         get = lambda k: env.get(k) or None  # noqa: E731
         return cls(
-            db_path=Path(env["INFLUBOT_DB"]) if env.get("INFLUBOT_DB") else default_db_path(),
+            db_path=env.get("INFLUBOT_DB") or default_db(),
             retention_days=float(env.get("INFLUBOT_RETENTION_DAYS", 30)),
             overdue_minutes=float(env.get("INFLUBOT_OVERDUE_MINUTES", 60)),
             show_moderator_names=env.get("INFLUBOT_SHOW_MODERATOR_NAMES", "0") in ("1", "true", "yes"),

@@ -1,4 +1,8 @@
-"""Runs the core for one inbound message: dedup, flood control, state, desk and safety log."""
+"""Runs the core for one inbound message: dedup, flood control, state, desk and safety log.
+
+One message is one transaction under the user's lock: the dedup mark, the new state, the case messages and
+any queued reply commit together or not at all, and a desk action on the same user waits for it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from bot.config import Settings
 from bot.content import Content, content_hash, load_content
@@ -14,7 +19,8 @@ from bot.core.engine import Engine
 from bot.core.nlu import load_models
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
-from bot.store import SqliteStore, Store
+from bot.desk.moderators import Moderators
+from bot.storage import Storage, open_storage
 
 
 def build_engine(content: Content | None = None, seed: int | None = None, clock: Callable[[], float] = time.time) -> Engine:
@@ -28,7 +34,7 @@ def build_engine(content: Content | None = None, seed: int | None = None, clock:
 
 
 class Service:
-    def __init__(self, engine: Engine, store: Store, desk: Desk, settings: Settings, clock: Callable[[], float] = time.time):
+    def __init__(self, engine: Engine, store: Storage, desk: Desk, settings: Settings, clock: Callable[[], float] = time.time):
         self.engine = engine
         self.store = store
         self.desk = desk
@@ -44,18 +50,23 @@ class Service:
         db_path: str | Path | None = None,
         seed: int | None = None,
         surfaces: tuple[str, ...] = (),
+        moderators: Moderators | None = None,
+        purge: bool = True,
     ) -> Service:
         settings = settings or Settings.from_env()
         engine = build_engine(seed=seed)
-        store = SqliteStore(db_path if db_path is not None else settings.db_path)
+        store = open_storage(db_path if db_path is not None else settings.db_path)
         desk = Desk(
             store,
             engine.t,
+            is_moderator=moderators or Moderators(),
             surfaces=surfaces,
             show_names=settings.show_moderator_names,
             overdue_after=settings.overdue_minutes * 60,
+            snippets=lambda lang: snippets(engine, lang),
         )
-        desk.purge(settings.retention_days)
+        if purge:
+            desk.purge(settings.retention_days)
         return cls(engine, store, desk, settings)
 
     def _flooding(self, user: str) -> bool:
@@ -69,10 +80,19 @@ class Service:
             return False
         return True
 
-    def process(self, inbound: Inbound) -> Reply:
-        if inbound.message_id and self.store.seen(inbound.user, inbound.message_id):
+    def process(self, inbound: Inbound, queue_reply: Callable[[Reply], Any] | None = None) -> Reply:
+        """Handle one message. `queue_reply`, if given, runs inside the transaction (to put the reply in the
+        outbox, so it is sent even if this process dies right after the commit)."""
+        with self.store.locked(inbound.user):
+            reply = self._process(inbound)
+            if queue_reply is not None and reply:
+                queue_reply(reply)
+        return reply
+
+    def _process(self, inbound: Inbound) -> Reply:
+        if inbound.message_id and self.store.dedup.seen(inbound.user, inbound.message_id):
             return Reply()
-        state = self.store.get_state(inbound.user)
+        state = self.store.users.get(inbound.user)
         if self._flooding(inbound.user):
             crisis = self.engine.safety.detect(inbound.text) if inbound.text else None
             if not crisis:
@@ -84,10 +104,10 @@ class Service:
         parts, state = self.engine.handle(inbound, state)
         reply = Reply()
         reply.intent, reply.confidence = parts.intent, parts.confidence
-        blocked = False
+        blocked = forgotten = False
         for part in parts:
             if isinstance(part, Referral):
-                self.store.record_safety(inbound.user, part.topic, part.severity, inbound.channel)
+                self.store.safety.record(inbound.user, part.topic, part.severity, inbound.channel)
             if isinstance(part, ToDesk):
                 blocked = part.action != "close" and self.desk.blocked(inbound.user)
                 notice = self._to_desk(inbound, part, state)
@@ -98,10 +118,11 @@ class Service:
                 continue
             if isinstance(part, Action) and part.name == "forget":
                 self.store.forget(inbound.user)
-                state = State(lang=state.lang, greeted=True)
+                forgotten = True
                 continue
             reply.append(part)
-        self.store.put_state(inbound.user, state)
+        if not forgotten:  # after /vergeet no row for the user is written back
+            self.store.users.put(inbound.user, state)
         return reply
 
     def _to_desk(self, inbound: Inbound, part: ToDesk, state: State) -> Text | None:
@@ -125,3 +146,8 @@ class Service:
             else:
                 self.desk.add_message(case["id"], "user", inbound.display_name or user, part.text)
         return None
+
+
+def snippets(engine: Engine, lang: str) -> dict[str, str]:
+    """Saved replies for the desk: the standard referral texts (short form), one per topic."""
+    return {topic: engine.referrals.render(topic, lang, short=True).text for topic in engine.content.templates}

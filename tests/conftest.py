@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from bot.config import Settings
 from bot.content import load_content
 from bot.core.types import Inbound, State
 from bot.desk import Desk
-from bot.service import Service, build_engine
-from bot.store import SqliteStore
+from bot.service import Service, build_engine, snippets
+from bot.storage import open_storage
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data"
@@ -45,12 +46,55 @@ def clock() -> Clock:
     return Clock()
 
 
+@pytest.fixture(scope="session")
+def postgres():
+    """One throwaway PostgreSQL server on 127.0.0.1 for the whole session (see bot/storage/local_pg.py)."""
+    from bot.storage.local_pg import LocalPostgres
+
+    server = LocalPostgres()
+    try:
+        server.start()
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail(f"cannot start PostgreSQL for the tests ({exc}); `make pg` installs the server")
+    yield server
+    server.stop()
+
+
+TABLES = "users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path) -> str:
+    """The database a test runs on: a fresh SQLite file, or the session's PostgreSQL emptied."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.db")
+    server = request.getfixturevalue("postgres")
+    store = open_storage(server.url)
+    store.db.run(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    store.close()
+    return server.url
+
+
+def make_service(db: str, clock, eng=None) -> Service:
+    eng = eng or build_engine(seed=42, clock=clock)
+    store = open_storage(db, clock=clock)
+    desk = Desk(store, eng.t, clock=clock, snippets=lambda lang: snippets(eng, lang))
+    return Service(eng, store, desk, Settings(db_path=db), clock=clock)
+
+
 @pytest.fixture
 def service(clock, tmp_path) -> Service:
-    eng = build_engine(seed=42, clock=clock)
-    store = SqliteStore(tmp_path / "test.db", clock=clock)
-    desk = Desk(store, eng.t, clock=clock)
-    return Service(eng, store, desk, Settings(db_path=tmp_path / "test.db"), clock=clock)
+    svc = make_service(str(tmp_path / "test.db"), clock)
+    yield svc
+    svc.store.close()
+
+
+@pytest.fixture
+def any_service(clock, db_url) -> Service:
+    """The service on SQLite and on PostgreSQL (parametrised)."""
+    svc = make_service(db_url, clock)
+    yield svc
+    svc.store.close()
 
 
 class Chat:
@@ -78,7 +122,7 @@ class Chat:
 
     @property
     def state(self) -> State:
-        return self.service.store.get_state(self.user)
+        return self.service.store.users.get(self.user)
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The moderator desk: the whole lifecycle, handoff gate, outbox, claims, blocks and retention."""
+"""The moderator desk: the whole lifecycle, handoff gate, outbox, claims, blocks and retention (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,11 @@ from bot.desk import NotAllowed
 from tests.conftest import Chat
 
 MOD = "console:mod"
+
+
+@pytest.fixture
+def service(any_service):
+    return any_service
 
 
 def open_case(chat: Chat) -> int:
@@ -70,9 +75,9 @@ def test_user_can_stop_the_handoff(chat, service):
     assert service.desk.show(MOD, case_id)[0]["status"] == "closed"
 
 
-def test_outbox_retries_with_backoff_and_survives_restart(service, chat, clock, tmp_path):
+def test_outbox_retries_with_backoff_and_survives_restart(service, chat, clock):
     from bot.desk import Desk
-    from bot.store import SqliteStore
+    from bot.storage import open_storage
 
     case_id = open_case(chat)
     service.desk.reply(MOD, case_id, "eerste antwoord")
@@ -80,8 +85,8 @@ def test_outbox_retries_with_backoff_and_survives_restart(service, chat, clock, 
     service.desk.failed(row["id"], "network down")
     assert service.desk.due("console", chat.user) == []
     clock.advance(3)
-    # "restart": a fresh store and desk on the same file still has the pending reply, once
-    store = SqliteStore(tmp_path / "test.db", clock=clock)
+    # "restart": a fresh store and desk on the same database still has the pending reply, once
+    store = open_storage(service.store.url, clock=clock)
     desk = Desk(store, service.engine.t, clock=clock)
     rows = desk.due("console", chat.user)
     assert [r["payload"]["text"].endswith("eerste antwoord") for r in rows] == [True]
@@ -120,19 +125,29 @@ def test_unauthorized_moderator_changes_nothing(service, chat):
     assert service.desk.due("console", chat.user) == []
 
 
-def test_block_gives_one_polite_message_and_relays_nothing(service, chat):
+def test_block_tells_the_user_once_and_relays_nothing(service, chat):
     case_id = open_case(chat)
     service.desk.block(MOD, chat.user, 3600)
     assert service.desk.show(MOD, case_id)[0]["status"] == "closed"
-    first = chat.say("/mens")
+    notices = [r["payload"]["text"] for r in service.desk.due("console", chat.user)]
+    assert sum("niet bereiken" in n for n in notices) == 1, notices
+    assert chat.state.case_id is None
+    chat.say("/mens")
     chat.press("human:intake")
     reply = chat.say("laat me erin")
-    assert "niet bereiken" in reply[-1].text
-    chat.press("human:intake")
-    again = chat.say("alsjeblieft")
-    assert not any("niet bereiken" in getattr(p, "text", "") for p in again)
+    assert not any("niet bereiken" in getattr(p, "text", "") for p in reply), "told once, at the block"
     assert service.desk.open_case_for(chat.user) is None
-    assert first
+
+
+@pytest.mark.parametrize("hours", ["nan", "-5", "0", "inf", "abc"])
+def test_block_refuses_hours_that_block_nobody(service, chat, hours):
+    from bot.desk import commands
+
+    case_id = open_case(chat)
+    with pytest.raises(commands.Usage):
+        commands.run(service.desk, MOD, "block", case_id, hours)
+    assert service.desk.show(MOD, case_id)[0]["status"] == "waiting"
+    assert not service.desk.blocked(chat.user)
 
 
 def test_escalation_by_a_moderator_quotes_the_message(service):

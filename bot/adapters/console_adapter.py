@@ -20,7 +20,7 @@ def _user_key(name: str) -> str:
 
 
 def reply_json(service: Service, user: str, text: str, reply: Reply) -> dict[str, Any]:
-    state = service.store.get_state(_user_key(user))
+    state = service.store.users.get(_user_key(user))
     referral = next((p for p in reply if isinstance(p, Referral)), None)
     handoff = next((p for p in reply if type(p).__name__ == "HandoffNotice"), None)
     return {
@@ -36,11 +36,13 @@ def reply_json(service: Service, user: str, text: str, reply: Reply) -> dict[str
 
 
 def deliver_outbox(service: Service, user: str) -> list[str]:
-    """Moderator replies and notices for this console user, marked sent once shown."""
+    """Moderator replies and notices for this console user, in order: leased, shown, then marked sent."""
     shown = []
-    for row in service.desk.due(CHANNEL, _user_key(user)):
-        shown.append(row["payload"]["text"])
-        service.desk.sent(row["id"])
+    outbox = service.store.outbox
+    while rows := outbox.lease(CHANNEL, target=_user_key(user)):
+        for row in rows:
+            shown.append(row["payload"]["text"])
+            outbox.sent(row["id"])
     return shown
 
 
@@ -75,7 +77,7 @@ def run_interactive(service: Service, user: str = "console") -> None:
     stop = threading.Event()
 
     def show(parts: Reply) -> None:
-        lang = service.store.get_state(key).lang
+        lang = service.store.users.get(key).lang
         text = plain(parts, t, lang)
         if text:
             print(f"\n🤖 {text}\n", flush=True)

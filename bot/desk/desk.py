@@ -1,45 +1,69 @@
-"""Cases, moderator actions and the outbox that relays messages both ways."""
+"""Cases and moderator actions, on the storage protocols (no SQL here).
+
+Every action that touches a user's case runs under that user's lock (`storage.locked`), the same lock the
+service holds while it handles the user's message, so a close or reopen is never undone by a message that was
+being handled at the same moment.
+"""
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 from bot.core.i18n import Strings
-from bot.store import SqliteStore
+from bot.desk.moderators import Moderators
+from bot.storage.base import Row, Storage
 
-MAX_ATTEMPTS = 5
+CLOSED_GRACE = 86400.0  # pending rows of a case closed this long ago are dropped by `purge`
+SEEN_DAYS = 7.0
+
+Audit = Callable[[str, str, int | None, str], None]  # (moderator, action, case id, detail)
 
 
 class NotAllowed(Exception):
     """Raised when someone who is not a moderator tries a desk action."""
 
 
+class NotFound(LookupError):
+    """No such case."""
+
+
 class Desk:
     def __init__(
         self,
-        store: SqliteStore,
+        store: Storage,
         strings: Strings,
-        is_moderator: Callable[[str], bool] = lambda who: who.startswith("console:"),
+        is_moderator: Callable[[str], bool] | None = None,
         surfaces: tuple[str, ...] = (),
         show_names: bool = False,
         overdue_after: float = 3600.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        snippets: Callable[[str], dict[str, str]] | None = None,
+        audit: Audit | None = None,
     ):
         self.store = store
-        self.db = store.db
         self.t = strings
-        self.is_moderator = is_moderator
+        self.is_moderator = is_moderator if is_moderator is not None else Moderators()
         self.surfaces = surfaces  # moderator surfaces that get case events: "mod:telegram", "mod:discord"
         self.show_names = show_names
         self.overdue_after = overdue_after
-        self.clock = clock
+        self.clock = clock or store.clock
+        self._snippets = snippets
+        self.audit = audit
 
-    def _check(self, moderator: str) -> None:
+    def _check(self, moderator: str, action: str = "", case_id: int | None = None, detail: str = "") -> None:
         if not self.is_moderator(moderator):
             raise NotAllowed(moderator)
+        if self.audit and action:
+            self.audit(moderator, action, case_id, detail)
+
+    def case(self, case_id: int) -> Row:
+        case = self.store.cases.get(case_id)
+        if case is None:
+            raise NotFound(case_id)
+        return case
 
     # -- ways in ------------------------------------------------------------------------------
 
@@ -54,36 +78,13 @@ class Desk:
         display_name: str | None = None,
     ) -> int:
         """Open a case, or return the user's open one (raising its priority if needed)."""
-        now = self.clock()
-        existing = self.open_case_for(user)
-        if existing:
-            case_id = existing["id"]
-            merged = sorted(set(json.loads(existing["tags"] or "[]")) | set(tags))
-            self.db["cases"].update(
-                case_id, {"priority": max(priority, existing["priority"]), "tags": json.dumps(merged), "updated": now}
-            )
-        else:
-            case_id = (
-                self.db["cases"]
-                .insert(
-                    {
-                        "user": user,
-                        "channel": channel,
-                        "display_name": display_name or user,
-                        "status": "waiting",
-                        "topic": topic,
-                        "priority": priority,
-                        "tags": json.dumps(sorted(tags)),
-                        "created": now,
-                        "updated": now,
-                    }
-                )
-                .last_pk
-            )
-            self._to_surfaces(case_id, "opened", topic)
-        if text:
-            self.add_message(case_id, "user", display_name or user, text)
-        return int(case_id)
+        with self.store.locked(user):
+            case_id, created = self.store.cases.open(user, channel, topic, priority, list(tags), display_name or user)
+            if created:
+                self._to_surfaces(case_id, "opened", topic)
+            if text:
+                self.add_message(case_id, "user", display_name or user, text)
+        return case_id
 
     def escalate(
         self,
@@ -97,26 +98,27 @@ class Desk:
         display_name: str | None = None,
     ) -> int:
         """A moderator opens a case for a user (optionally quoting a message they saw)."""
-        self._check(moderator)
-        case_id = self.open_case(
-            user, channel, topic or reason[:80], priority=priority, tags=(topic,) if topic else (), display_name=display_name
-        )
-        if quoted:
-            self.add_message(case_id, "quote", display_name or user, quoted)
-        self.add_message(case_id, "note", moderator, f"escalated: {reason}")
-        state = self.store.get_state(user)
-        state.case_id = case_id
-        self.store.put_state(user, state)
+        self._check(moderator, "escalate", None, user)
+        with self.store.locked(user):
+            case_id = self.open_case(
+                user, channel, topic or reason[:80], priority=priority, tags=(topic,) if topic else (), display_name=display_name
+            )
+            if quoted:
+                self.add_message(case_id, "quote", display_name or user, quoted)
+            self.add_message(case_id, "note", moderator, f"escalated: {reason}")
+            state = self.store.users.get(user)
+            state.case_id = case_id
+            self.store.users.put(user, state)
         return case_id
 
-    def open_case_for(self, user: str) -> dict[str, Any] | None:
-        return next(iter(self.db["cases"].rows_where("user = ? AND status != 'closed'", [user], order_by="id desc")), None)
+    def open_case_for(self, user: str) -> Row | None:
+        return self.store.cases.open_for(user)
 
     def add_message(self, case_id: int, author: str, name: str, text: str) -> None:
-        self.db["case_messages"].insert({"case_id": case_id, "author": author, "name": name, "text": text, "at": self.clock()})
-        self.db["cases"].update(case_id, {"updated": self.clock()})
-        if author == "user":
-            self._to_surfaces(case_id, "user_message", text)
+        with self.store.atomic():
+            self.store.cases.add_message(case_id, author, name, text)
+            if author == "user":
+                self._to_surfaces(case_id, "user_message", text)
 
     def _to_surfaces(self, case_id: int, event: str, text: str) -> None:
         for surface in self.surfaces:
@@ -124,105 +126,121 @@ class Desk:
 
     # -- moderator actions ----------------------------------------------------------------------
 
-    def list(self, moderator: str, include_closed: bool = False) -> list[dict[str, Any]]:
+    def list(self, moderator: str, include_closed: bool = False) -> list[Row]:
         self._check(moderator)
-        where = None if include_closed else "status != 'closed'"
-        rows = list(self.db["cases"].rows_where(where, order_by="status = 'closed', priority desc, created asc"))
+        rows = self.store.cases.list(include_closed)
         now = self.clock()
         for row in rows:
             row["age"] = now - row["created"]
             row["overdue"] = row["status"] == "waiting" and row["age"] > self.overdue_after
         return rows
 
-    def show(self, moderator: str, case_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def show(self, moderator: str, case_id: int) -> tuple[Row, list[Row]]:
         self._check(moderator)
-        case = self.db["cases"].get(case_id)
-        return case, list(self.db["case_messages"].rows_where("case_id = ?", [case_id], order_by="id"))
+        return self.case(case_id), self.store.cases.messages(case_id)
 
     def claim(self, moderator: str, case_id: int) -> tuple[bool, str]:
         """Atomic: of two moderators claiming at once, one wins; the other learns who."""
-        self._check(moderator)
-        with self.db.conn:
-            cur = self.db.conn.execute(
-                "UPDATE cases SET status = 'claimed', claimed_by = ?, claimed = ?, updated = ? WHERE id = ? AND status = 'waiting'",
-                (moderator, self.clock(), self.clock(), case_id),
-            )
-        if cur.rowcount == 1:
+        self._check(moderator, "claim", case_id)
+        self.case(case_id)
+        if self.store.cases.claim(case_id, moderator):
             return True, moderator
-        return False, self.db["cases"].get(case_id)["claimed_by"] or ""
+        return False, self.case(case_id)["claimed_by"] or ""
+
+    def release(self, moderator: str, case_id: int) -> bool:
+        """Give a claimed case back to the queue (only the moderator holding it can)."""
+        self._check(moderator, "release", case_id)
+        self.case(case_id)
+        return self.store.cases.release(case_id, moderator)
 
     def reply(self, moderator: str, case_id: int, text: str, name: str | None = None) -> None:
-        self._check(moderator)
-        case = self.db["cases"].get(case_id)
-        if case["status"] == "closed":
-            raise ValueError(f"case {case_id} is closed")
-        if case["status"] == "waiting":
-            self.claim(moderator, case_id)
-        self.add_message(case_id, "moderator", name or moderator, text)
-        lang = self.store.get_state(case["user"]).lang
-        shown = name if (self.show_names and name) else self.t("moderator", lang)
-        self.enqueue(
-            case["channel"],
-            case["user"],
-            {"kind": "moderator", "text": self.t("moderator_says", lang, name=shown, text=text)},
-            case_id,
-        )
+        self._check(moderator, "reply", case_id)
+        user = self.case(case_id)["user"]
+        with self.store.locked(user):
+            case = self.case(case_id)
+            if case["status"] == "closed":
+                raise ValueError(f"case {case_id} is closed")
+            if case["status"] == "waiting":
+                self.store.cases.claim(case_id, moderator)
+            self.add_message(case_id, "moderator", name or moderator, text)
+            lang = self.store.users.get(user).lang
+            shown = name if (self.show_names and name) else self.t("moderator", lang)
+            self.enqueue(
+                case["channel"], user, {"kind": "moderator", "text": self.t("moderator_says", lang, name=shown, text=text)}, case_id
+            )
 
     def note(self, moderator: str, case_id: int, text: str) -> None:
-        self._check(moderator)
-        self.db["cases"].get(case_id)
+        self._check(moderator, "note", case_id)
+        self.case(case_id)
         self.add_message(case_id, "note", moderator, text)
 
+    def tag(self, moderator: str, case_id: int, add: tuple[str, ...] = (), remove: tuple[str, ...] = ()) -> list[str]:
+        self._check(moderator, "tag", case_id, " ".join([*(f"+{t}" for t in add), *(f"-{t}" for t in remove)]))
+        with self.store.atomic():
+            tags = sorted((set(self.case(case_id)["tags"] or []) | set(add)) - set(remove))
+            self.store.cases.update(case_id, tags=tags)
+        return tags
+
     def close(self, moderator: str, case_id: int) -> None:
-        self._check(moderator)
-        self._close(case_id, notify=True)
+        self._check(moderator, "close", case_id)
+        case = self.case(case_id)
+        with self.store.locked(case["user"]):
+            self._close(self.case(case_id), notify=True)
 
     def close_by_user(self, user: str) -> None:
-        case = self.open_case_for(user)
-        if case:
-            self.add_message(case["id"], "system", "bot", self.t("desk_user_stopped", "en"))
-            self._close(case["id"], notify=False)
+        with self.store.locked(user):
+            case = self.open_case_for(user)
+            if case:
+                self.add_message(case["id"], "system", "bot", self.t("desk_user_stopped", "en"))
+                self._close(case, notify=False)
 
-    def _close(self, case_id: int, notify: bool) -> None:
-        case = self.db["cases"].get(case_id)
-        self.db["cases"].update(case_id, {"status": "closed", "closed": self.clock(), "updated": self.clock()})
-        state = self.store.get_state(case["user"])
+    def _close(self, case: Row, notify: bool, notice: str = "handoff_closed") -> None:
+        """Close a case and clear it from the user's state (the caller holds the user's lock)."""
+        case_id, user = case["id"], case["user"]
+        if case["status"] == "closed":
+            return
+        self.store.cases.update(case_id, status="closed", closed=self.clock())
+        state = self.store.users.get(user)
         if state.case_id == case_id:
             state.case_id = None
-            self.store.put_state(case["user"], state)
+            self.store.users.put(user, state)
         if notify:
-            self.enqueue(case["channel"], case["user"], {"kind": "notice", "text": self.t("handoff_closed", state.lang)}, case_id)
+            self.enqueue(case["channel"], user, {"kind": "notice", "text": self.t(notice, state.lang)}, case_id)
         self._to_surfaces(case_id, "closed", "")
 
     def reopen(self, moderator: str, case_id: int) -> None:
-        self._check(moderator)
-        case = self.db["cases"].get(case_id)
-        other = self.open_case_for(case["user"])
-        if other and other["id"] != case_id:
-            raise ValueError(f"user already has open case {other['id']}")
-        self.db["cases"].update(case_id, {"status": "claimed", "claimed_by": moderator, "closed": None, "updated": self.clock()})
-        state = self.store.get_state(case["user"])
-        state.case_id = case_id
-        self.store.put_state(case["user"], state)
-        self.enqueue(case["channel"], case["user"], {"kind": "notice", "text": self.t("handoff_reopened", state.lang)}, case_id)
+        self._check(moderator, "reopen", case_id)
+        user = self.case(case_id)["user"]
+        with self.store.locked(user):
+            case = self.case(case_id)
+            other = self.open_case_for(user)
+            if other and other["id"] != case_id:
+                raise ValueError(f"user already has open case {other['id']}")
+            self.store.cases.update(case_id, status="claimed", claimed_by=moderator, closed=None)
+            state = self.store.users.get(user)
+            state.case_id = case_id
+            self.store.users.put(user, state)
+            self.enqueue(case["channel"], user, {"kind": "notice", "text": self.t("handoff_reopened", state.lang)}, case_id)
 
     def block(self, moderator: str, user: str, seconds: float) -> None:
-        self._check(moderator)
-        self.db["blocks"].upsert({"user": user, "until": self.clock() + seconds, "by": moderator, "notified": 0}, pk="user")
-        case = self.open_case_for(user)
-        if case:
-            self.add_message(case["id"], "note", moderator, f"blocked for {int(seconds)} s")
-            self._close(case["id"], notify=False)
+        """Block a user; an open case is closed and the user told once (not again when they next write)."""
+        if not math.isfinite(seconds) or seconds <= 0:
+            raise ValueError("the block needs a positive number of hours")
+        self._check(moderator, "block", None, f"{user} {seconds:g} s")
+        with self.store.locked(user):
+            self.store.blocks.block(user, self.clock() + seconds, moderator)
+            case = self.open_case_for(user)
+            if case:
+                self.add_message(case["id"], "note", moderator, f"blocked for {int(seconds)} s")
+                self._close(case, notify=True, notice="blocked")
+                self.store.blocks.notice_due(user)  # told now: no second notice when they write
 
     def blocked(self, user: str) -> bool:
-        row = next(iter(self.db["blocks"].rows_where("user = ? AND until > ?", [user, self.clock()])), None)
-        return row is not None
+        return self.store.blocks.blocked(user)
 
     def block_notice_due(self, user: str) -> bool:
         """True once per block: blocked users get one polite message."""
-        cur = self.db.conn.execute("UPDATE blocks SET notified = 1 WHERE user = ? AND notified = 0", (user,))
-        self.db.conn.commit()
-        return cur.rowcount == 1
+        return self.store.blocks.notice_due(user)
 
     def export(self, moderator: str, case_id: int) -> str:
         case, messages = self.show(moderator, case_id)
@@ -232,70 +250,41 @@ class Desk:
             lines.append(f"[{stamp}] {m['author']} {m['name']}: {m['text']}")
         return "\n".join(lines)
 
+    def snippets(self, lang: str) -> dict[str, str]:
+        """Saved replies by name (the standard referral texts, short form)."""
+        return self._snippets(lang) if self._snippets else {}
+
+    def user_lang(self, user: str) -> str:
+        return self.store.users.get(user).lang
+
     # -- outbox ---------------------------------------------------------------------------------
 
     def enqueue(self, channel: str, target: str, payload: dict[str, Any], case_id: int | None = None) -> int:
-        now = self.clock()
-        return int(
-            self.db["outbox"]
-            .insert(
-                {
-                    "channel": channel,
-                    "target": target,
-                    "case_id": case_id,
-                    "payload": json.dumps(payload),
-                    "status": "pending",
-                    "attempts": 0,
-                    "next_at": now,
-                    "created": now,
-                }
-            )
-            .last_pk
-        )
+        return self.store.outbox.enqueue(channel, target, payload, case_id)
 
-    def due(self, channel: str, target: str | None = None) -> list[dict[str, Any]]:
-        where, args = "status = 'pending' AND channel = ? AND next_at <= ?", [channel, self.clock()]
-        if target is not None:
-            where += " AND target = ?"
-            args.append(target)
-        rows = list(self.db["outbox"].rows_where(where, args, order_by="id"))
-        for row in rows:
-            row["payload"] = json.loads(row["payload"])
-        return rows
+    def due(self, channel: str, target: str | None = None) -> list[Row]:
+        """Rows waiting to go out on `channel` whose time has come (a read; the relay leases them)."""
+        now = self.clock()
+        return [r for r in self.store.outbox.pending(channel, target) if r["status"] == "pending" and r["next_at"] <= now]
 
     def sent(self, outbox_id: int) -> None:
-        self.db["outbox"].update(outbox_id, {"status": "sent", "sent_at": self.clock()})
+        self.store.outbox.sent(outbox_id)
 
-    def failed(self, outbox_id: int, error: str) -> None:
-        row = self.db["outbox"].get(outbox_id)
-        attempts = row["attempts"] + 1
-        dead = attempts >= MAX_ATTEMPTS
-        self.db["outbox"].update(
-            outbox_id,
-            {
-                "attempts": attempts,
-                "error": error[:300],
-                "status": "dead" if dead else "pending",
-                "next_at": self.clock() + 2**attempts,
-            },
-        )
-        if dead and row["case_id"]:
-            self.add_message(row["case_id"], "system", "bot", f"could not deliver: {error[:200]}")
+    def failed(self, outbox_id: int, error: str, permanent: bool = False) -> bool:
+        return self.store.outbox.failed(outbox_id, error, permanent=permanent)
 
-    def dead_letters(self) -> list[dict[str, Any]]:
-        return list(self.db["outbox"].rows_where("status = 'dead'", order_by="id"))
+    def dead_letters(self) -> list[Row]:
+        return self.store.outbox.dead()
 
     # -- retention -------------------------------------------------------------------------------
 
     def purge(self, days: float) -> int:
-        """Delete closed cases (with transcripts) and delivered outbox rows older than `days`."""
-        cutoff = self.clock() - days * 86400
-        with self.db.conn:
-            old = [r["id"] for r in self.db["cases"].rows_where("status = 'closed' AND closed < ?", [cutoff], select="id")]
-            for case_id in old:
-                self.db.conn.execute("DELETE FROM case_messages WHERE case_id = ?", (case_id,))
-                self.db.conn.execute("DELETE FROM mod_threads WHERE case_id = ?", (case_id,))
-                self.db.conn.execute("DELETE FROM cases WHERE id = ?", (case_id,))
-            self.db.conn.execute("DELETE FROM outbox WHERE status = 'sent' AND sent_at < ?", (cutoff,))
-            self.db.conn.execute("DELETE FROM inbound_seen WHERE at < ?", (self.clock() - 7 * 86400,))
-        return len(old)
+        """Delete closed cases older than `days` (transcripts and their outbox rows go with them, by cascade),
+        delivered outbox rows older than `days`, and rows still pending or dead for cases closed a day ago."""
+        now = self.clock()
+        cutoff = now - days * 86400
+        with self.store.atomic():
+            removed = self.store.cases.purge_closed(cutoff)
+            self.store.outbox.purge(sent_before=cutoff, closed_before=now - CLOSED_GRACE)
+            self.store.dedup.purge(now - SEEN_DAYS * 86400)
+        return removed
