@@ -116,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="measure speed, memory and accuracy; prints JSON")
     bench.add_argument("--messages", type=int, default=5000)
-    bench.add_argument("--db", help="also measure storage: a file, a postgresql:// URL, or 'postgres' for a throwaway local server")
+    bench.add_argument(
+        "--db", help="also measure storage: a file, a postgresql:// URL, or 'postgres' for a throwaway local server"
+    )
     bench.set_defaults(func=cmd_bench)
 
     run = sub.add_parser("run", help="run on Telegram and/or Discord (tokens from the environment)")

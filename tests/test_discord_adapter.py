@@ -160,7 +160,7 @@ async def test_quiz_buttons_restart_safe_to_the_end(adapter, commands, service, 
     engine = service.engine
     steps = 0
     while True:
-        state = service.store.get_state(key)
+        state = service.store.users.get(key)
         if state.quiz is None:
             break
         q = quiz.current(engine.content, state.quiz, state.lang)
@@ -180,21 +180,21 @@ async def test_quiz_buttons_restart_safe_to_the_end(adapter, commands, service, 
     n = steps
     score = engine.t("score", "nl", right=n, total=n, percent=100)
     assert any(score in c for c in inter.contents())
-    assert service.store.get_state(key).best["1"] == 100
+    assert service.store.users.get(key).best["1"] == 100
 
 
 async def test_other_member_cannot_press(adapter, commands, service):
     owner, other = member(5), member(6)
     inter = Fake(adapter, owner)
     await commands["quiz"].callback(inter, hoofdstuk="1")
-    before = service.store.get_state("dc:5").to_dict()
+    before = service.store.users.get("dc:5").to_dict()
     cid = custom_ids(inter.views()[-1])[0]
     pressed = await press(adapter, other, cid)
     how, kw = pressed.sent[0]
     assert how == "send" and kw["ephemeral"] is True
     assert kw["content"] == dc.local("not_yours", "nl")
-    assert service.store.get_state("dc:5").to_dict() == before
-    assert service.store.get_state("dc:6").quiz is None
+    assert service.store.users.get("dc:5").to_dict() == before
+    assert service.store.users.get("dc:6").quiz is None
 
 
 async def test_garbage_payload_gets_ephemeral_expired_text(adapter, service):
@@ -253,7 +253,7 @@ async def test_non_moderator_context_menu_is_refused(adapter, commands, service)
     await menu.callback(inter, message_by(member(12), "ik wil niet meer leven"))
     how, kw = inter.sent[0]
     assert kw["ephemeral"] is True and kw["content"] == dc.local("not_moderator", "nl")
-    assert service.store.db["cases"].count == 0
+    assert service.store.cases.list(include_closed=True) == []
     assert menu.default_permissions.manage_messages
 
 
@@ -284,7 +284,7 @@ async def test_mod_role_counts_and_open_case_menu(adapter, commands, service):
     inter = Fake(adapter, member(30))
     await commands["Open case"].callback(inter, member(32))
     assert service.desk.open_case_for("dc:32") is None
-    assert "dc:30" not in adapter.verified
+    assert not adapter.moderators("dc:30")
 
 
 class ModChannel:
@@ -317,8 +317,7 @@ async def test_thread_relay_to_telegram_user_and_close(adapter, commands, servic
     (thread,) = mod_channel.threads.values()
     assert thread.name.startswith(f"#{case_id} ! distress")
     assert thread.type == discord.ChannelType.private_thread
-    row = service.store.db["mod_threads"].get((case_id, "discord"))
-    assert row["ref"] == str(thread.id)
+    assert service.store.threads.ref(case_id, "discord") == str(thread.id)
     assert service.desk.due("mod:discord") == []
 
     # a moderator types in the thread -> desk.reply -> the Telegram user's outbox
@@ -332,7 +331,7 @@ async def test_thread_relay_to_telegram_user_and_close(adapter, commands, servic
     inter = Fake(adapter, mod, channel=thread)
     await commands["close"].callback(inter)
     inter.check_mentions()
-    assert service.store.db["cases"].get(case_id)["status"] == "closed"
+    assert service.store.cases.get(case_id)["status"] == "closed"
     await adapter.pump_mod_surface()
     assert thread.send.await_args_list[-1].kwargs["content"] == "closed"
     assert all(is_none(c.kwargs["allowed_mentions"]) for c in thread.send.await_args_list)
@@ -344,8 +343,6 @@ async def test_thread_relay_to_telegram_user_and_close(adapter, commands, servic
 
 
 async def test_user_outbox_by_dm_and_closed_dms(adapter, service):
-    from bot.desk.desk import MAX_ATTEMPTS
-
     good, closed = member(50), member(51)
 
     def forbidden(*args, **kwargs):
@@ -359,12 +356,34 @@ async def test_user_outbox_by_dm_and_closed_dms(adapter, service):
     await adapter.deliver_outbox()
     assert good.send.await_args.kwargs["content"] == "hallo @everyone"
     assert is_none(good.send.await_args.kwargs["allowed_mentions"])
-    row = service.store.db["outbox"].get(bad)
-    assert row["error"] == "DMs closed" and row["status"] == "pending"
-    for _ in range(MAX_ATTEMPTS):
-        service.desk.db["outbox"].update(bad, {"next_at": 0})
+    row = service.store.outbox.get(bad)
+    assert row["status"] == "dead" and row["attempts"] == 1 and "Forbidden" in row["error"], "closed DMs: dead at once"
+    await adapter.deliver_outbox()
+    assert closed.send.await_count == 1, "a dead letter is not retried"
+
+
+async def test_transient_errors_back_off_then_dead_letter(adapter, service, clock):
+    from bot.storage.base import MAX_ATTEMPTS
+
+    flaky = member(52)
+
+    def unavailable(*args, **kwargs):
+        raise discord.HTTPException(SimpleNamespace(status=503, reason="Service Unavailable"), "try later")
+
+    flaky.send = AsyncMock(side_effect=unavailable)
+    adapter.client = SimpleNamespace(fetch_user=AsyncMock(return_value=flaky), get_channel=lambda cid: None)
+    row_id = service.desk.enqueue("discord", "dc:52", {"kind": "moderator", "text": "hallo"})
+    waits = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
         await adapter.deliver_outbox()
-    assert service.store.db["outbox"].get(bad)["status"] == "dead"
+        row = service.store.outbox.get(row_id)
+        assert row["attempts"] == attempt
+        await adapter.deliver_outbox()  # not due yet: no new attempt
+        assert service.store.outbox.get(row_id)["attempts"] == attempt
+        waits.append(row["next_at"] - clock())
+        clock.advance(1000)
+    assert row["status"] == "dead" and flaky.send.await_count == MAX_ATTEMPTS
+    assert all(0.5 * 2 ** (i + 1) <= w <= 1.5 * 2 ** (i + 1) for i, w in enumerate(waits[:-1])), waits
 
 
 async def test_build_client_registers_commands_offline(service):

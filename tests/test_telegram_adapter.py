@@ -201,7 +201,7 @@ async def feed(app, payload: dict[str, Any]) -> None:
 
 
 def state(service, user: int = USER):
-    return service.store.get_state(f"tg:{user}")
+    return service.store.users.get(f"tg:{user}")
 
 
 async def test_start_sends_greeting_with_keyboard(app, rec, service):
@@ -273,7 +273,7 @@ async def test_garbage_callback_is_expired(app, rec, service):
 async def test_photo_gets_only_text(app, rec, service):
     await feed(app, message(photo=[{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]))
     assert rec.texts() == [html.escape(service.engine.t("only_text", "nl"))]
-    assert service.store.db["users"].count == 0
+    assert service.store.users.version(f"tg:{USER}") == 0, "nothing stored for a photo"
 
 
 async def test_group_without_mention_is_ignored(app, rec):
@@ -308,15 +308,17 @@ async def test_moderator_flow(app, rec, service):
     assert await adapter.deliver_mod_outbox(app.bot) >= 1
     topics = rec.named("createForumTopic")
     assert topics and topics[0]["name"].startswith(f"#{case_id}") and int(topics[0]["chat_id"]) == MOD_CHAT
-    row = next(iter(service.store.db["mod_threads"].rows))
-    assert row == {"case_id": case_id, "surface": "telegram", "ref": str(TOPIC)}
+    assert service.store.threads.ref(case_id, "telegram") == str(TOPIC)
+    assert service.store.threads.case("telegram", str(TOPIC)) == case_id
     in_topic = [p["text"] for p in rec.named("sendMessage") if p.get("message_thread_id") == TOPIC]
     assert any("&lt;b&gt;mijn&lt;/b&gt;" in t for t in in_topic)
     assert not any("<b>" in t for t in in_topic)
 
+    delivered_before = len(rec.named("sendMessage"))
     await feed(app, topic_message("Hallo, ik help je graag.", MOD))
     due = service.desk.due("telegram")
     assert due and due[0]["target"] == f"tg:{USER}"
+    assert len(rec.named("sendMessage")) == delivered_before, "a plain moderator reply is not echoed in the topic"
     rec.calls.clear()
     assert await adapter.deliver_user_outbox(app.bot) == 1
     sent = rec.named("sendMessage")
@@ -341,17 +343,18 @@ async def test_admin_of_mod_chat_is_moderator_and_commands(app, rec, service):
     rec.admins = [8]
     await feed(app, topic_message("/note let op", 8))
     await feed(app, topic_message("/close", 8))
-    assert service.store.db["cases"].get(case_id)["status"] == "closed"
-    notes = [m for m in service.store.db["case_messages"].rows_where("case_id = ? AND author = 'note'", [case_id])]
+    assert service.store.cases.get(case_id)["status"] == "closed"
+    notes = [m for m in service.store.cases.messages(case_id) if m["author"] == "note"]
     assert any(m["text"] == "let op" for m in notes)
 
 
-async def test_forbidden_user_marks_failed(app, rec, service):
-    service.desk.enqueue("telegram", f"tg:{USER}", {"kind": "notice", "text": "hi"})
+async def test_blocked_by_the_user_is_a_dead_letter_at_once(app, rec, service):
+    row_id = service.desk.enqueue("telegram", f"tg:{USER}", {"kind": "notice", "text": "hi"})
     rec.forbidden.add(USER)
     assert await adapter_of(app).deliver_user_outbox(app.bot) == 0
-    row = next(iter(service.store.db["outbox"].rows))
-    assert row["status"] == "pending" and row["attempts"] == 1 and "Forbidden" in row["error"]
+    row = service.store.outbox.get(row_id)
+    assert row["status"] == "dead" and row["attempts"] == 1 and "Forbidden" in row["error"]
+    assert len([p for p in rec.named("sendMessage") if int(p["chat_id"]) == USER]) == 1, "tried once, not retried"
 
 
 def test_split_html_at_paragraphs():

@@ -6,6 +6,8 @@ commands, buttons and DMs into `Inbound`s, reply parts into Discord messages, an
 
 Buttons are `DynamicItem`s whose custom id carries everything (`ib:<owner>:<payload>`), so a new process
 after a restart still handles buttons sent by an old one.
+
+The gateway loop never waits on the database: the engine and every store call run on the offload pool.
 """
 
 from __future__ import annotations
@@ -27,8 +29,13 @@ from bot.config import Settings
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
 from bot.core.types import Choices, HandoffNotice, Inbound, QuizQuestion, Referral, Reply, Text
-from bot.desk.desk import NotAllowed
+from bot.desk import commands as desk_commands
+from bot.desk.desk import NotAllowed, NotFound
+from bot.desk.moderators import Moderators
+from bot.desk.outbox import Relay
+from bot.offload import offload
 from bot.service import Service
+from bot.storage.base import Row
 
 log = logging.getLogger(__name__)
 
@@ -200,24 +207,70 @@ def make_view(owner: int, options: list[tuple[str, str]], letters: bool = False)
 # -- the adapter ----------------------------------------------------------------------------------
 
 
+def permanent(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: DMs closed or the member/thread gone, or a malformed row."""
+    return isinstance(exc, (discord.Forbidden, discord.NotFound, KeyError, ValueError, TypeError))
+
+
+class DmSender:
+    """Moderator replies and notices -> the member's DMs."""
+
+    channel = CHANNEL
+
+    def __init__(self, adapter: DiscordAdapter):
+        self.adapter = adapter
+
+    async def send(self, row: Row) -> None:
+        if self.adapter.client is None:
+            raise RuntimeError("not connected")
+        user = await self.adapter.client.fetch_user(int(row["target"].split(":", 1)[1]))
+        for piece in chunks(row["payload"]["text"]):
+            await user.send(content=piece, allowed_mentions=NONE)
+
+    def permanent(self, exc: BaseException) -> bool:
+        return permanent(exc)
+
+
+class ThreadSender:
+    """Case events -> one private thread per case in the moderators' channel."""
+
+    channel = SURFACE
+
+    def __init__(self, adapter: DiscordAdapter):
+        self.adapter = adapter
+
+    async def send(self, row: Row) -> None:
+        adapter = self.adapter
+        event = row["payload"]
+        case_id = int(event["case_id"])
+        case = await offload(adapter.service.store.cases.get, case_id)
+        if case is None:
+            raise ValueError(f"case {case_id} is gone")
+        thread = await adapter.thread_for(case)
+        if event["event"] == "opened":
+            intro = f"case #{case_id} · {case['display_name']} ({case['user']}, {case['channel']}) · {case['topic']}"
+            await thread.send(content=intro[:MAX_MESSAGE], allowed_mentions=NONE)
+            return
+        text = "closed" if event["event"] == "closed" else event.get("text", "")
+        for piece in chunks(text):
+            await thread.send(content=piece, allowed_mentions=NONE)
+
+    def permanent(self, exc: BaseException) -> bool:
+        return permanent(exc)
+
+
 class DiscordAdapter:
-    def __init__(self, service: Service, settings: Settings):
+    def __init__(self, service: Service, settings: Settings, moderators: Moderators | None = None):
         self.service = service
         self.settings = settings
         self.engine = service.engine
         self.desk = service.desk
-        self.verified: set[str] = set()
+        found = getattr(service.desk, "is_moderator", None)
+        self.moderators = moderators or (found if isinstance(found, Moderators) else Moderators())
         self.recent: dict[int, deque[float]] = defaultdict(deque)
         self.client: Any = None
         self.translations: dict[str, dict[str, str]] = {}  # content-derived localizations (chapter titles)
-        previous = self.desk.is_moderator
-        if not getattr(previous, "_discord_wrapped", False):
-
-            def is_moderator(who: str) -> bool:
-                return who in self.verified or previous(who)
-
-            is_moderator._discord_wrapped = True  # type: ignore[attr-defined]
-            self.desk.is_moderator = is_moderator
+        self.relay = Relay(service.store.outbox, [DmSender(self), ThreadSender(self)])
 
     # -- helpers ----------------------------------------------------------------------------------
 
@@ -225,11 +278,20 @@ class DiscordAdapter:
     def key(user: Any) -> str:
         return f"dc:{user.id}"
 
-    def lang(self, user_key: str) -> str:
-        return self.service.store.get_state(user_key).lang
+    async def lang(self, user_key: str) -> str:
+        return await offload(self.desk.user_lang, user_key)
 
-    def ui_lang(self, interaction: Any) -> str:
-        return lang_of(getattr(interaction, "locale", None)) or self.lang(self.key(interaction.user))
+    async def ui_lang(self, interaction: Any) -> str:
+        return lang_of(getattr(interaction, "locale", None)) or await self.lang(self.key(interaction.user))
+
+    async def process(self, inbound: Inbound) -> tuple[Reply, str]:
+        """The core's reply and the user's language after it, computed off the event loop."""
+
+        def work() -> tuple[Reply, str]:
+            reply = self.service.process(inbound)
+            return reply, self.desk.user_lang(inbound.user)
+
+        return await offload(work)
 
     def limited(self, user_id: int) -> bool:
         """Per-member cooldown: at most COOLDOWN_RATE commands per COOLDOWN_SECONDS."""
@@ -250,9 +312,9 @@ class DiscordAdapter:
         perms = getattr(member, "guild_permissions", None)
         ok = bool((role and role in roles) or (perms is not None and perms.manage_messages))
         if ok:
-            self.verified.add(key)
+            self.moderators.grant(key)
         else:
-            self.verified.discard(key)
+            self.moderators.revoke(key)
         return ok
 
     def inbound(self, interaction: Any, text: str = "", payload: str = "") -> Inbound:
@@ -303,11 +365,17 @@ class DiscordAdapter:
         return any(isinstance(p, (Referral, HandoffNotice)) for p in reply)
 
     async def answer(
-        self, interaction: Any, reply: Reply, *, personal: bool = False, payload: str = "", edit: bool = False
+        self,
+        interaction: Any,
+        reply: Reply,
+        *,
+        personal: bool = False,
+        payload: str = "",
+        edit: bool = False,
+        lang: str | None = None,
     ) -> None:
         """Send a core reply as the interaction's response (+ followups)."""
-        user_key = self.key(interaction.user)
-        lang = self.lang(user_key)
+        lang = lang or await self.lang(self.key(interaction.user))
         in_guild = interaction.guild is not None
         ephemeral = in_guild and self.private(reply, personal, payload)
         expired = self.engine.t("button_expired", lang)
@@ -353,12 +421,12 @@ class DiscordAdapter:
     async def run(
         self, interaction: Any, text: str = "", payload: str = "", *, personal: bool = False, edit: bool = False
     ) -> None:
-        reply = self.service.process(self.inbound(interaction, text=text, payload=payload))
-        await self.answer(interaction, reply, personal=personal, payload=payload, edit=edit)
+        reply, lang = await self.process(self.inbound(interaction, text=text, payload=payload))
+        await self.answer(interaction, reply, personal=personal, payload=payload, edit=edit, lang=lang)
 
     async def command(self, interaction: Any, text: str = "", payload: str = "", personal: bool = False) -> None:
         if self.limited(interaction.user.id):
-            await self.say(interaction, local("cooldown", self.ui_lang(interaction)))
+            await self.say(interaction, local("cooldown", await self.ui_lang(interaction)))
             return
         await self.run(interaction, text=text, payload=payload, personal=personal)
 
@@ -384,7 +452,7 @@ class DiscordAdapter:
 
     async def on_button(self, interaction: Any, owner: int, payload: str) -> None:
         if interaction.user.id != owner:
-            await self.say(interaction, local("not_yours", self.ui_lang(interaction)))
+            await self.say(interaction, local("not_yours", await self.ui_lang(interaction)))
             return
         await self.run(interaction, payload=payload, edit=payload.startswith("ans:"))
 
@@ -397,8 +465,7 @@ class DiscordAdapter:
             message_id=str(message.id),
             display_name=getattr(user, "display_name", None) or getattr(user, "name", None),
         )
-        reply = self.service.process(inbound)
-        lang = self.lang(inbound.user)
+        reply, lang = await self.process(inbound)
         for kwargs in self.messages(reply, user.id, lang):
             await message.channel.send(allowed_mentions=NONE, **kwargs)
 
@@ -408,15 +475,15 @@ class DiscordAdapter:
         if isinstance(message.channel, discord.DMChannel) or getattr(message, "guild", 1) is None:
             await self.on_dm(message)
             return
-        case_id = self.case_for_thread(message.channel)
+        case_id = await self.case_for_thread(message.channel)
         if case_id is None or not (message.content or "").strip():
             return
         if not self.is_moderator(message.author):
             return
         name = getattr(message.author, "display_name", None)
         try:
-            self.desk.reply(self.key(message.author), case_id, message.content, name=name)
-        except (NotAllowed, ValueError) as exc:
+            await offload(self.desk.reply, self.key(message.author), case_id, message.content, name)
+        except (NotAllowed, NotFound, ValueError) as exc:
             with contextlib.suppress(discord.HTTPException):
                 await message.channel.send(content=f"not sent: {exc}", allowed_mentions=NONE)
 
@@ -429,7 +496,7 @@ class DiscordAdapter:
         await self._open(interaction, member, "")
 
     async def _open(self, interaction: Any, member: Any, quoted: str) -> None:
-        lang = self.ui_lang(interaction)
+        lang = await self.ui_lang(interaction)
         if not self.is_moderator(interaction.user):
             await self.say(interaction, local("not_moderator", lang))
             return
@@ -437,7 +504,8 @@ class DiscordAdapter:
         user_key = self.key(member)
         name = getattr(member, "display_name", None) or getattr(member, "name", None)
         try:
-            case_id = self.desk.escalate(
+            case_id = await offload(
+                self.desk.escalate,
                 moderator=self.key(interaction.user),
                 user=user_key,
                 channel=CHANNEL,
@@ -452,7 +520,7 @@ class DiscordAdapter:
             return
         note = f"case #{case_id}" + (f" · {hit.topic}" if hit else "")
         if hit:
-            member_lang = self.lang(user_key)
+            member_lang = await self.lang(user_key)
             text = f"{local('escalated_note', member_lang)}\n\n{self.engine.referrals.render(hit.topic, member_lang, hit.severity).text}"
             try:
                 for piece in chunks(text):
@@ -462,21 +530,18 @@ class DiscordAdapter:
                 note += " · DM failed (DMs closed?)"
         await self.say(interaction, note)
 
-    def case_for_thread(self, channel: Any) -> int | None:
+    async def case_for_thread(self, channel: Any) -> int | None:
         if channel is None:
             return None
-        rows = self.service.store.db["mod_threads"].rows_where("surface = ? AND ref = ?", ["discord", str(channel.id)])
-        row = next(iter(rows), None)
-        return int(row["case_id"]) if row else None
+        return await offload(self.service.store.threads.case, "discord", str(channel.id))
 
     async def _mod_case(self, interaction: Any) -> int | None:
-        lang = self.ui_lang(interaction)
         if not self.is_moderator(interaction.user):
-            await self.say(interaction, local("not_moderator", lang))
+            await self.say(interaction, local("not_moderator", await self.ui_lang(interaction)))
             return None
-        case_id = self.case_for_thread(interaction.channel)
+        case_id = await self.case_for_thread(interaction.channel)
         if case_id is None:
-            await self.say(interaction, local("not_a_case_thread", lang))
+            await self.say(interaction, local("not_a_case_thread", await self.ui_lang(interaction)))
         return case_id
 
     async def mod_action(self, interaction: Any, action: str, arg: str = "") -> None:
@@ -484,109 +549,48 @@ class DiscordAdapter:
         if case_id is None:
             return
         mod = self.key(interaction.user)
+        name = getattr(interaction.user, "display_name", None) if action in ("reply", "snippet") else None
         try:
-            if action == "claim":
-                won, who = self.desk.claim(mod, case_id)
-                text = f"claimed #{case_id}" if won else f"#{case_id} is already claimed by {who}"
-            elif action == "note":
-                self.desk.note(mod, case_id, arg)
-                text = f"note added to #{case_id}"
-            elif action == "reply":
-                self.desk.reply(mod, case_id, arg, name=getattr(interaction.user, "display_name", None))
-                text = f"reply queued for #{case_id}"
-            elif action == "close":
-                self.desk.close(mod, case_id)
-                text = f"closed #{case_id}"
-            elif action == "block":
-                case = self.service.store.db["cases"].get(case_id)
-                hours = float(arg or 24)
-                self.desk.block(mod, case["user"], hours * 3600)
-                text = f"blocked {case['user']} for {hours:g} h"
-            elif action == "snippet":
-                from bot.desk.console import snippets
-
-                case = self.service.store.db["cases"].get(case_id)
-                options = snippets(self.desk, self.lang(case["user"]))
-                if arg not in options:
-                    text = "snippets: " + ", ".join(sorted(options))
-                else:
-                    self.desk.reply(mod, case_id, options[arg])
-                    text = f"snippet {arg} sent to #{case_id}"
-            else:
-                text = f"unknown action {action}"
+            text = await offload(desk_commands.run, self.desk, mod, action, case_id, arg, name)
         except NotAllowed:
-            text = local("not_moderator", self.ui_lang(interaction))
-        except ValueError as exc:
+            text = local("not_moderator", await self.ui_lang(interaction))
+        except (NotFound, ValueError) as exc:  # Usage is a ValueError
             text = str(exc)
-        await self.say(interaction, text, ephemeral=action not in ("close", "claim", "note", "reply", "snippet"))
+        await self.say(
+            interaction, text, ephemeral=action not in ("close", "claim", "note", "reply", "snippet", "reopen", "release")
+        )
 
     # -- outboxes ---------------------------------------------------------------------------------
 
-    async def pump_mod_surface(self) -> None:
-        """Case events -> private threads in the moderators' channel."""
+    async def thread_for(self, case: Row) -> Any:
+        """The case's private thread in the moderators' channel, created on first use."""
         if self.client is None or not self.settings.discord_mod_channel_id:
-            return
+            raise RuntimeError("no moderators' channel")
+        ref = await offload(self.service.store.threads.ref, case["id"], "discord")
+        if ref is not None:
+            return self.client.get_channel(int(ref)) or await self.client.fetch_channel(int(ref))
         channel = self.client.get_channel(int(self.settings.discord_mod_channel_id))
         if channel is None:
-            return
-        for row in self.desk.due(SURFACE):
-            event = row["payload"]
-            case_id = int(event["case_id"])
-            try:
-                if event["event"] == "opened":
-                    case = self.service.store.db["cases"].get(case_id)
-                    title = f"#{case_id} {'!' * int(case['priority'] or 0)} {case['topic'] or ''}".replace("  ", " ").strip()
-                    thread = await channel.create_thread(
-                        name=title[:100], type=discord.ChannelType.private_thread, invitable=False
-                    )
-                    self.service.store.db["mod_threads"].upsert(
-                        {"case_id": case_id, "surface": "discord", "ref": str(thread.id)}, pk=("case_id", "surface")
-                    )
-                    intro = f"case #{case_id} · {case['display_name']} ({case['user']}, {case['channel']}) · {case['topic']}"
-                    await thread.send(content=intro[:MAX_MESSAGE], allowed_mentions=NONE)
-                else:
-                    thread = await self._thread(case_id)
-                    if thread is not None:
-                        text = "closed" if event["event"] == "closed" else event.get("text", "")
-                        for piece in chunks(text):
-                            await thread.send(content=piece, allowed_mentions=NONE)
-                self.desk.sent(row["id"])
-            except discord.HTTPException as exc:
-                self.desk.failed(row["id"], str(exc))
-
-    async def _thread(self, case_id: int) -> Any:
-        rows = self.service.store.db["mod_threads"].rows_where("surface = ? AND case_id = ?", ["discord", case_id])
-        row = next(iter(rows), None)
-        if row is None:
-            return None
-        thread = self.client.get_channel(int(row["ref"]))
-        if thread is None:
-            thread = await self.client.fetch_channel(int(row["ref"]))
+            raise RuntimeError("moderators' channel not visible")
+        title = f"#{case['id']} {'!' * int(case['priority'] or 0)} {case['topic'] or ''}".replace("  ", " ").strip()
+        thread = await channel.create_thread(name=title[:100], type=discord.ChannelType.private_thread, invitable=False)
+        await offload(self.service.store.threads.save, case["id"], "discord", str(thread.id))
         return thread
 
-    async def deliver_outbox(self) -> None:
+    async def pump_mod_surface(self) -> int:
+        """Case events -> private threads in the moderators' channel."""
+        if self.client is None or not self.settings.discord_mod_channel_id:
+            return 0
+        return await self.relay.flush(SURFACE)
+
+    async def deliver_outbox(self) -> int:
         """Moderator replies and notices -> the member's DMs."""
         if self.client is None:
-            return
-        for row in self.desk.due(CHANNEL):
-            try:
-                user = await self.client.fetch_user(int(row["target"].split(":", 1)[1]))
-                for piece in chunks(row["payload"]["text"]):
-                    await user.send(content=piece, allowed_mentions=NONE)
-                self.desk.sent(row["id"])
-            except discord.Forbidden:
-                self.desk.failed(row["id"], "DMs closed")
-            except (discord.HTTPException, ValueError, IndexError) as exc:
-                self.desk.failed(row["id"], str(exc) or type(exc).__name__)
+            return 0
+        return await self.relay.flush(CHANNEL)
 
     async def poll_forever(self) -> None:
-        while True:
-            for step in (self.deliver_outbox, self.pump_mod_surface):
-                try:
-                    await step()
-                except Exception:  # keep relaying whatever one row does
-                    log.exception("discord relay step failed")
-            await asyncio.sleep(POLL_SECONDS)
+        await self.relay.run_forever()
 
 
 # -- commands ---------------------------------------------------------------------------------------

@@ -1,7 +1,12 @@
 """Telegram adapter (python-telegram-bot 22): a thin translation between Bot API updates and the core.
 
 Everything the bot *decides* lives in the core (`Service.process`) and the desk; this module only turns
-updates into `Inbound`s, reply parts into Bot API calls, and relays the desk outboxes.
+updates into `Inbound`s, reply parts into Bot API calls, and gives the relay its two `Sender`s.
+
+At-least-once in, exactly-once effect: an update is deduplicated on its `update_id` in the same transaction
+as its effects, and its reply is put in the outbox in that transaction too (sent right after the commit, by
+this handler or, after a crash, by any relay). Polling confirms an update to the Bot API (the next offset)
+only after it was handled; the webhook (`telegram_webhook.py`) answers 200 only after the commit.
 """
 
 from __future__ import annotations
@@ -9,20 +14,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
-import os
 import signal
 import sys
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import defaultdict
 from typing import Any
-from urllib.parse import urlparse
 
 from telegram import BotCommand, InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType, ParseMode
-from telegram.error import InvalidToken, TelegramError
+from telegram.error import BadRequest, Forbidden, InvalidToken, TelegramError
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -37,8 +38,13 @@ from bot.config import Settings
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
 from bot.core.types import Choices, HandoffNotice, Inbound, QuizQuestion, Referral, Reply, Text
-from bot.desk.desk import NotAllowed
+from bot.desk import commands
+from bot.desk.desk import NotAllowed, NotFound
+from bot.desk.moderators import Moderators
+from bot.desk.outbox import Relay, decode_parts, encode_parts
+from bot.offload import offload
 from bot.service import Service
+from bot.storage.base import Row
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +54,10 @@ MAX_MESSAGE = 4096
 MAX_CALLBACK = 64
 ADMIN_CACHE_SECONDS = 300.0
 POLL_SECONDS = 1.0
+POLL_TIMEOUT = 10  # long polling: seconds the Bot API may hold getUpdates open
 LANGS = ("nl", "fr", "en")
+UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
+MOD_COMMANDS = {f"/{name}": name for name in commands.USAGE}
 
 # Commands shown in Telegram's "/" menu, per language (the core understands all of them in every language).
 MENU_COMMANDS: dict[str, list[tuple[str, str]]] = {
@@ -96,6 +105,15 @@ MENU_COMMANDS: dict[str, list[tuple[str, str]]] = {
 NOT_MODERATOR = "Only moderators can act on cases here."
 
 
+def permanent(exc: BaseException) -> bool:
+    """Errors a retry cannot fix: the user blocked the bot, the chat or topic is gone, the row is malformed."""
+    if isinstance(exc, Forbidden):
+        return True
+    if isinstance(exc, BadRequest):
+        return any(s in str(exc).lower() for s in ("not found", "chat_id is empty", "have no rights", "deactivated"))
+    return isinstance(exc, (KeyError, ValueError, TypeError))
+
+
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
     """Escape `text` for HTML and split it into pieces of at most `limit` characters, at paragraph boundaries."""
     pieces: list[str] = []
@@ -136,37 +154,110 @@ def keyboard(pairs: list[tuple[str, str]]) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows) if rows else None
 
 
+class UserSender:
+    """Outbox rows for Telegram users: queued replies (parts) and moderator replies/notices (text)."""
+
+    channel = CHANNEL
+
+    def __init__(self, adapter: TelegramAdapter, bot: Any):
+        self.adapter, self.bot = adapter, bot
+
+    async def send(self, row: Row) -> None:
+        payload = row["payload"]
+        if payload.get("kind") == "reply":
+            parts = decode_parts(payload["parts"])
+            await self.adapter.send_parts(
+                self.bot, int(payload["chat_id"]), parts, payload.get("lang", "nl"), payload.get("group", False)
+            )
+        else:
+            await self.adapter.send_text(self.bot, int(str(row["target"]).split(":", 1)[1]), payload.get("text") or "")
+
+    def permanent(self, exc: BaseException) -> bool:
+        return permanent(exc)
+
+
+class ModSender:
+    """Case events -> one forum topic per case in the moderators' group."""
+
+    channel = SURFACE
+
+    def __init__(self, adapter: TelegramAdapter, bot: Any):
+        self.adapter, self.bot = adapter, bot
+
+    async def send(self, row: Row) -> None:
+        adapter, bot = self.adapter, self.bot
+        payload = row["payload"]
+        case_id = int(payload["case_id"])
+        case = await offload(adapter.service.store.cases.get, case_id)
+        if case is None or adapter.mod_chat_id is None:
+            raise ValueError(f"case {case_id} is gone or no moderators' group")
+        thread_id = await adapter.ensure_thread(bot, case)
+        event = payload.get("event")
+        if event == "opened":
+            tags = ", ".join(case["tags"] or [])
+            summary = (
+                f"Case #{case_id} · {case['channel']} · {case['display_name']}\ntopic: {case['topic']}\npriority: {case['priority']}"
+                + (f"\ntags: {tags}" if tags else "")
+            )
+            summary += "\n\nReply here to answer the user. /claim · /note TEXT · /close · /block HOURS · /snippet NAME"
+            await adapter.send_text(bot, adapter.mod_chat_id, summary, thread_id=thread_id)
+        elif event == "user_message":
+            await adapter.send_text(bot, adapter.mod_chat_id, payload.get("text") or "", thread_id=thread_id)
+        elif event == "closed":
+            await adapter.send_text(bot, adapter.mod_chat_id, "closed", thread_id=thread_id)
+
+    def permanent(self, exc: BaseException) -> bool:
+        return permanent(exc)
+
+
+def user_of(update: Update) -> int | None:
+    """Whose update this is (updates of one user are handled one after the other)."""
+    if update.effective_user is not None:
+        return update.effective_user.id
+    return update.effective_chat.id if update.effective_chat is not None else None
+
+
 class TelegramAdapter:
-    def __init__(self, service: Service, settings: Settings):
+    def __init__(self, service: Service, settings: Settings, moderators: Moderators | None = None):
         self.service = service
         self.settings = settings
         self.mod_chat_id = int(settings.telegram_mod_chat_id) if settings.telegram_mod_chat_id else None
-        self.polls: dict[str, str] = {}  # poll id -> item id (lost on restart; state is the fallback)
-        self.verified: set[str] = set()  # "tg:<id>" keys this adapter has checked as moderators
+        self.polls: dict[str, str] = {}  # poll id -> item id (per process; the user's current question is the fallback)
+        self.moderators = moderators if moderators is not None else _moderators_of(service)
         self._admins: tuple[float, frozenset[int]] = (-1e18, frozenset())
-        previous: Callable[[str], bool] = service.desk.is_moderator
-        service.desk.is_moderator = lambda who: who in self.verified or previous(who)
         self.username: str | None = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influbot-db")
         self.bot_id: int | None = None
+        self.relay: Relay | None = None
+        self.failed: set[int] = set()  # update ids whose handling raised (not to be confirmed)
 
     # -- helpers ------------------------------------------------------------------------------------
 
     def t(self, key: str, lang: str, **kw: Any) -> str:
         return self.service.engine.t(key, lang, **kw)
 
-    def lang_of(self, key: str, hint: str | None = None) -> str:
-        state = self.service.store.get_state(key)
+    async def lang_of(self, key: str, hint: str | None = None) -> str:
+        state = await offload(self.service.store.users.get, key)
         if not state.greeted and not state.lang_fixed and hint in LANGS:
             return hint  # type: ignore[return-value]
         return state.lang
 
-    async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
-        """Run store/desk work on the one database thread (the SQLite connection is shared)."""
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+    def relay_for(self, bot: Any) -> Relay:
+        if self.relay is None:
+            self.relay = Relay(self.service.store.outbox, [UserSender(self, bot), ModSender(self, bot)])
+        return self.relay
 
-    async def process(self, inbound: Inbound) -> Reply:
-        return await self.call(self.service.process, inbound)
+    async def process(self, bot: Any, inbound: Inbound, chat_id: int, group: bool = False) -> Reply:
+        """Handle, queue the reply in the same transaction, then send what is queued for this user."""
+        store = self.service.store
+
+        def queue(reply: Reply) -> None:
+            lang = store.users.get(inbound.user).lang
+            payload = {"kind": "reply", "chat_id": chat_id, "group": group, "lang": lang, "parts": encode_parts(reply)}
+            store.outbox.enqueue(CHANNEL, inbound.user, payload)
+
+        reply = await offload(self.service.process, inbound, queue)
+        await self.relay_for(bot).flush(CHANNEL, inbound.user)
+        return reply
 
     async def send_text(
         self, bot: Any, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, thread_id: int | None = None
@@ -182,8 +273,7 @@ class TelegramAdapter:
                 message_thread_id=thread_id,
             )
 
-    async def send_parts(self, bot: Any, chat_id: int, key: str, parts: Reply, group: bool = False) -> None:
-        lang = self.service.store.get_state(key).lang
+    async def send_parts(self, bot: Any, chat_id: int, parts: Reply, lang: str, group: bool = False) -> None:
         if group:
             referrals = [p for p in parts if isinstance(p, Referral)]
             if referrals:
@@ -253,25 +343,17 @@ class TelegramAdapter:
         text = msg.text
         if text is None:
             if private:
-                await self.send_text(context.bot, chat.id, self.t("only_text", self.lang_of(key, hint)))
+                await self.send_text(context.bot, chat.id, self.t("only_text", await self.lang_of(key, hint)))
             return
         if not private:
             addressed = self._addressed(update, text)
             if addressed is None:
                 return
             text = addressed
-        edited = update.edited_message is not None
         inbound = Inbound(
-            user=key,
-            text=text,
-            channel=CHANNEL,
-            lang_hint=hint,
-            message_id=f"{chat.id}:{msg.message_id}"
-            + (f"e{int(msg.edit_date.timestamp()) if msg.edit_date else ''}" if edited else ""),
-            display_name=user.first_name,
+            user=key, text=text, channel=CHANNEL, lang_hint=hint, message_id=f"u{update.update_id}", display_name=user.first_name
         )
-        reply = await self.process(inbound)
-        await self.send_parts(context.bot, chat.id, key, reply, group=not private)
+        await self.process(context.bot, inbound, chat.id, group=not private)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
@@ -283,17 +365,16 @@ class TelegramAdapter:
         chat_id = chat.id if chat is not None else user.id
         if self.mod_chat_id is not None and chat_id == self.mod_chat_id:
             return
-        key = f"tg:{user.id}"
         inbound = Inbound(
-            user=key,
+            user=f"tg:{user.id}",
             kind="choice",
             payload=query.data or "",
             channel=CHANNEL,
             lang_hint=(user.language_code or "")[:2] or None,
+            message_id=f"u{update.update_id}",
             display_name=user.first_name,
         )
-        reply = await self.process(inbound)
-        await self.send_parts(context.bot, chat_id, key, reply, group=chat is not None and chat.type != ChatType.PRIVATE)
+        await self.process(context.bot, inbound, chat_id, group=chat is not None and chat.type != ChatType.PRIVATE)
 
     async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = update.poll_answer
@@ -301,8 +382,8 @@ class TelegramAdapter:
             return
         key = f"tg:{answer.user.id}"
         item_id = self.polls.get(answer.poll_id)
-        if item_id is None:  # after a restart: the user's current question
-            run = self.service.store.get_state(key).quiz
+        if item_id is None:  # after a restart, or asked by another worker: the user's current question
+            run = (await offload(self.service.store.users.get, key)).quiz
             if run is None or run.index >= len(run.items):
                 return
             item_id = run.items[run.index]
@@ -311,10 +392,10 @@ class TelegramAdapter:
             kind="choice",
             payload=f"ans:{item_id}:{answer.option_ids[0]}",
             channel=CHANNEL,
+            message_id=f"u{update.update_id}",
             display_name=answer.user.first_name,
         )
-        reply = await self.process(inbound)
-        await self.send_parts(context.bot, answer.user.id, key, reply)
+        await self.process(context.bot, inbound, answer.user.id)
 
     # -- moderators ---------------------------------------------------------------------------------
 
@@ -333,15 +414,13 @@ class TelegramAdapter:
                 log.warning("could not list moderators: %s", exc)
         return user_id in admins
 
-    def case_for_thread(self, thread_id: int) -> int | None:
-        rows = self.service.store.db["mod_threads"].rows_where("surface = ? AND ref = ?", ["telegram", str(thread_id)])
-        row = next(iter(rows), None)
-        return int(row["case_id"]) if row else None
-
-    def thread_for_case(self, case_id: int) -> int | None:
-        rows = self.service.store.db["mod_threads"].rows_where("surface = ? AND case_id = ?", ["telegram", case_id])
-        row = next(iter(rows), None)
-        return int(row["ref"]) if row else None
+    def run_mod_command(self, who: str, update_id: int, case_id: int, action: str, arg: str, name: str | None) -> str | None:
+        """A desk command from a topic, at most once per update (a redelivered update does nothing)."""
+        store = self.service.store
+        with store.atomic():
+            if store.dedup.seen(who, f"u{update_id}"):
+                return None
+            return commands.run(self.service.desk, who, action, case_id, arg, name)
 
     async def on_mod_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg, user = update.effective_message, update.effective_user
@@ -349,128 +428,108 @@ class TelegramAdapter:
         thread_id = msg.message_thread_id if msg.is_topic_message else None
         if thread_id is None or not msg.text:
             return
-        case_id = self.case_for_thread(thread_id)
+        case_id = await offload(self.service.store.threads.case, "telegram", str(thread_id))
         if case_id is None:
             return
         bot = context.bot
         say = lambda text: self.send_text(bot, msg.chat_id, text, thread_id=thread_id)  # noqa: E731
+        who = f"tg:{user.id}"
         if not await self.is_moderator(bot, user.id):
+            self.moderators.revoke(who)
             await say(NOT_MODERATOR)
             return
-        who = f"tg:{user.id}"
-        self.verified.add(who)
-        desk = self.service.desk
+        self.moderators.grant(who)
         text = msg.text.strip()
-        command, _, arg = text.partition(" ")
-        command = command.split("@", 1)[0].lower() if command.startswith("/") else ""
-        arg = arg.strip()
+        head, _, arg = text.partition(" ")
+        if head.startswith("/"):
+            action = MOD_COMMANDS.get(head.split("@", 1)[0].lower())
+            if action is None:
+                await say(commands.HELP)
+                return
+        else:
+            action, arg = "reply", text
         try:
-            if command == "/claim":
-                won, holder = await self.call(desk.claim, who, case_id)
-                await say(f"claimed #{case_id}" if won else f"#{case_id} is already claimed by {holder}")
-            elif command == "/note":
-                if not arg:
-                    await say("usage: /note TEXT")
-                    return
-                await self.call(desk.note, who, case_id, arg)
-                await say(f"note added to #{case_id}")
-            elif command == "/close":
-                await self.call(desk.close, who, case_id)
-                await say(f"closed #{case_id}")
-            elif command == "/block":
-                hours = float(arg) if arg else 24.0
-                case = desk.db["cases"].get(case_id)
-                await self.call(desk.block, who, case["user"], hours * 3600)
-                await say(f"blocked for {hours:g} h")
-            elif command == "/snippet":
-                from bot.desk.console import snippets
-
-                case = desk.db["cases"].get(case_id)
-                lang = self.service.store.get_state(case["user"]).lang
-                texts = await self.call(snippets, desk, lang)
-                if arg not in texts:
-                    await say("snippets: " + ", ".join(sorted(texts)))
-                    return
-                await self.call(desk.reply, who, case_id, texts[arg], user.first_name)
-                await say(f"snippet {arg} sent to #{case_id}")
-            elif command:
-                await say("commands: /claim, /note TEXT, /close, /block HOURS, /snippet NAME; any other text is sent to the user")
-            else:
-                await self.call(desk.reply, who, case_id, text, user.first_name)
+            answer = await offload(self.run_mod_command, who, update.update_id, case_id, action, arg, user.first_name)
         except NotAllowed:
-            await say(NOT_MODERATOR)
-        except ValueError as exc:
-            await say(str(exc))
+            answer = NOT_MODERATOR
+        except (NotFound, ValueError) as exc:  # Usage is a ValueError
+            answer = str(exc) or commands.HELP
+        if answer and action != "reply":
+            await say(answer)
 
     # -- outboxes -----------------------------------------------------------------------------------
 
-    async def ensure_thread(self, bot: Any, case_id: int) -> int:
-        thread_id = self.thread_for_case(case_id)
-        if thread_id is not None:
-            return thread_id
-        case = self.service.store.db["cases"].get(case_id)
+    async def ensure_thread(self, bot: Any, case: Row) -> int:
+        """The case's forum topic, created on first use (the outbox lease makes one process do it)."""
+        threads = self.service.store.threads
+        ref = await offload(threads.ref, case["id"], "telegram")
+        if ref is not None:
+            return int(ref)
         prio = "!" * int(case["priority"] or 0)
-        name = " ".join(x for x in (f"#{case_id}", prio, str(case["display_name"] or ""), f"({case['channel']})") if x)
+        name = " ".join(x for x in (f"#{case['id']}", prio, str(case["display_name"] or ""), f"({case['channel']})") if x)
         topic = await bot.create_forum_topic(chat_id=self.mod_chat_id, name=name[:128])
         thread_id = int(topic.message_thread_id)
-        await self.call(self.save_thread, case_id, thread_id)
+        await offload(threads.save, case["id"], "telegram", str(thread_id))
         return thread_id
 
-    def save_thread(self, case_id: int, thread_id: int) -> None:
-        row = {"case_id": case_id, "surface": "telegram", "ref": str(thread_id)}
-        self.service.store.db["mod_threads"].upsert(row, pk=("case_id", "surface"))
-
     async def deliver_mod_outbox(self, bot: Any) -> int:
-        if self.mod_chat_id is None:
-            return 0
-        done = 0
-        for row in await self.call(self.service.desk.due, SURFACE):
-            payload = row["payload"]
-            case_id = int(payload["case_id"])
-            try:
-                thread_id = await self.ensure_thread(bot, case_id)
-                event = payload.get("event")
-                if event == "opened":
-                    case = self.service.store.db["cases"].get(case_id)
-                    tags = ", ".join(json.loads(case["tags"] or "[]"))
-                    summary = (
-                        f"Case #{case_id} · {case['channel']} · {case['display_name']}\ntopic: {case['topic']}\npriority: {case['priority']}"
-                        + (f"\ntags: {tags}" if tags else "")
-                    )
-                    summary += "\n\nReply here to answer the user. /claim · /note TEXT · /close · /block HOURS · /snippet NAME"
-                    await self.send_text(bot, self.mod_chat_id, summary, thread_id=thread_id)
-                elif event == "user_message":
-                    await self.send_text(bot, self.mod_chat_id, payload.get("text") or "", thread_id=thread_id)
-                elif event == "closed":
-                    await self.send_text(bot, self.mod_chat_id, "closed", thread_id=thread_id)
-                await self.call(self.service.desk.sent, row["id"])
-                done += 1
-            except Exception as exc:  # noqa: BLE001 - one bad row must not stop the relay
-                log.warning("mod outbox %s failed: %s", row["id"], exc)
-                await self.call(self.service.desk.failed, row["id"], f"{type(exc).__name__}: {exc}")
-        return done
+        return await self.relay_for(bot).flush(SURFACE) if self.mod_chat_id is not None else 0
 
     async def deliver_user_outbox(self, bot: Any) -> int:
-        done = 0
-        for row in await self.call(self.service.desk.due, CHANNEL):
-            try:
-                chat_id = int(str(row["target"]).split(":", 1)[1])
-                await self.send_text(bot, chat_id, row["payload"].get("text") or "")
-                await self.call(self.service.desk.sent, row["id"])
-                done += 1
-            except Exception as exc:  # noqa: BLE001 - Forbidden (user blocked the bot) and friends
-                log.warning("outbox %s failed: %s", row["id"], exc)
-                await self.call(self.service.desk.failed, row["id"], f"{type(exc).__name__}: {exc}")
-        return done
+        return await self.relay_for(bot).flush(CHANNEL)
 
-    async def relay_forever(self, bot: Any) -> None:
-        while True:
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """An update whose handling raised is not confirmed to Telegram (it comes again; dedup makes that safe)."""
+        if isinstance(update, Update):
+            self.failed.add(update.update_id)
+        log.error("update not handled: %s", type(context.error).__name__, exc_info=context.error)
+
+    async def handle_batch(self, app: Application, updates: list[Update]) -> int | None:
+        """Handle a batch: users in parallel, each user's updates in order. Returns the offset to confirm."""
+        if not updates:
+            return None
+        by_user: dict[Any, list[Update]] = defaultdict(list)
+        for update in updates:
+            by_user[user_of(update) or update.update_id].append(update)
+
+        async def one_user(batch: list[Update]) -> None:
+            for update in batch:
+                await app.process_update(update)
+
+        await asyncio.gather(*(one_user(b) for b in by_user.values()))
+        ids = [u.update_id for u in updates]
+        failed = sorted(self.failed.intersection(ids))
+        self.failed.difference_update(ids)
+        return failed[0] if failed else max(ids) + 1
+
+    async def poll(self, app: Application, stop: asyncio.Event) -> None:
+        """Long polling that confirms an update (the next getUpdates offset) only after it was handled."""
+        offset: int | None = None
+        pause = 1.0
+        while not stop.is_set():
             try:
-                await self.deliver_user_outbox(bot)
-                await self.deliver_mod_outbox(bot)
-            except Exception:  # noqa: BLE001
-                log.exception("outbox relay")
-            await asyncio.sleep(POLL_SECONDS)
+                updates = await app.bot.get_updates(
+                    offset=offset, timeout=POLL_TIMEOUT, allowed_updates=UPDATES, read_timeout=POLL_TIMEOUT + 5
+                )
+            except InvalidToken:
+                raise
+            except TelegramError as exc:
+                log.warning("getUpdates failed (%s); retrying in %.0f s", type(exc).__name__, pause)
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(stop.wait(), pause)
+                pause = min(pause * 2, 30.0)
+                continue
+            pause = 1.0
+            confirmed = await self.handle_batch(app, list(updates))
+            if confirmed is not None:
+                if offset is not None and confirmed == offset:  # the first update failed again: wait a little
+                    await asyncio.sleep(1.0)
+                offset = confirmed
+
+
+def _moderators_of(service: Service) -> Moderators:
+    found = getattr(getattr(service, "desk", None), "is_moderator", None)
+    return found if isinstance(found, Moderators) else Moderators()
 
 
 def _base_url(url: str, suffix: str) -> str:
@@ -491,7 +550,7 @@ def build_application(service: Service, settings: Settings, request: BaseRequest
         builder = builder.rate_limiter(AIORateLimiter())
     except (ImportError, RuntimeError):
         pass
-    app = builder.build()
+    app = builder.updater(None).build()
     adapter = TelegramAdapter(service, settings)
     app.bot_data["influbot"] = adapter
 
@@ -503,6 +562,7 @@ def build_application(service: Service, settings: Settings, request: BaseRequest
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & ~filters.StatusUpdate.ALL, on_message))
     app.add_handler(CallbackQueryHandler(adapter.on_callback))
     app.add_handler(PollAnswerHandler(adapter.on_poll_answer))
+    app.add_error_handler(adapter.on_error)
     return app
 
 
@@ -511,8 +571,8 @@ def adapter_of(app: Application) -> TelegramAdapter:
 
 
 async def _register_commands(app: Application) -> None:
-    for lang, commands in MENU_COMMANDS.items():
-        cmds = [BotCommand(name, desc) for name, desc in commands]
+    for lang, menu in MENU_COMMANDS.items():
+        cmds = [BotCommand(name, desc) for name, desc in menu]
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(cmds, language_code=lang)
             if lang == "nl":
@@ -541,40 +601,36 @@ async def serve(
     except InvalidToken:
         print("influbot: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN); check it with @BotFather.", file=sys.stderr)
         return 2
-    relay: asyncio.Task[None] | None = None
+    tasks: list[asyncio.Task[None]] = []
     try:
         adapter.username, adapter.bot_id = app.bot.username, app.bot.id
         await _register_commands(app)
         await app.start()
-        assert app.updater is not None
-        updates = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
+        tasks.append(asyncio.create_task(adapter.relay_for(app.bot).run_forever(stop)))
         if settings.telegram_webhook_url:
-            await app.updater.start_webhook(
-                listen=os.environ.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0"),
-                port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")),
-                url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
-                webhook_url=settings.telegram_webhook_url,
-                secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
-                allowed_updates=updates,
-            )
+            from bot.adapters.telegram_webhook import serve_inline
+
+            tasks.append(asyncio.create_task(serve_inline(app, service, settings, stop)))
         else:
-            await app.updater.start_polling(allowed_updates=updates)
-        relay = asyncio.create_task(adapter.relay_forever(app.bot))
+            with contextlib.suppress(TelegramError):
+                await app.bot.delete_webhook()
+            tasks.append(asyncio.create_task(adapter.poll(app, stop)))
         log.info("telegram: running as @%s", adapter.username)
-        with contextlib.suppress(asyncio.CancelledError):
-            await stop.wait()
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([*tasks, waiter], return_when=asyncio.FIRST_COMPLETED)
+        stop.set()
+        for task in done:
+            if task is not waiter and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
     finally:
-        if relay is not None:
-            relay.cancel()
+        stop.set()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await relay
+                await asyncio.wait_for(task, 15)
         with contextlib.suppress(Exception):
-            if app.updater is not None and app.updater.running:
-                await app.updater.stop()
             if app.running:
                 await app.stop()
             await app.shutdown()
-        adapter.executor.shutdown(wait=False)
         for sig in installed:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)

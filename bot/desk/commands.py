@@ -17,7 +17,9 @@ USAGE = {
     "snippet": "snippet NAME",
     "tag": "tag [+]NAME|-NAME ...",
 }
-HELP = "commands: /claim, /release, /note TEXT, /close, /reopen, /block HOURS, /snippet NAME, /tag NAME; other text goes to the user"
+HELP = (
+    "commands: /claim, /release, /note TEXT, /close, /reopen, /block HOURS, /snippet NAME, /tag NAME; other text goes to the user"
+)
 
 
 class Usage(ValueError):
@@ -73,6 +75,9 @@ def run(desk: Desk, moderator: str, action: str, case_id: int, arg: str = "", na
     if not words:
         raise Usage(USAGE["tag"])
     tags = desk.tag(
-        moderator, case_id, add=tuple(w.lstrip("+") for w in words if not w.startswith("-")), remove=tuple(w[1:] for w in words if w.startswith("-"))
+        moderator,
+        case_id,
+        add=tuple(w.lstrip("+") for w in words if not w.startswith("-")),
+        remove=tuple(w[1:] for w in words if w.startswith("-")),
     )
     return f"tags of #{case_id}: {', '.join(tags) or '-'}"

@@ -11,7 +11,11 @@ USAGE = {
     "show": "show N",
     "export": "export N",
     "block": "block USER HOURS",
-    **{name: f"{name} N {usage.split(' ', 1)[1]}" if " " in usage else f"{name} N" for name, usage in commands.USAGE.items() if name != "block"},
+    **{
+        name: f"{name} N {usage.split(' ', 1)[1]}" if " " in usage else f"{name} N"
+        for name, usage in commands.USAGE.items()
+        if name != "block"
+    },
 }
 
 
@@ -27,7 +31,9 @@ def _list(desk: Desk, moderator: str, include_closed: bool) -> None:
     for r in rows:
         flag = " OVERDUE" if r["overdue"] else ""
         prio = "!" * r["priority"] or "-"
-        print(f"#{r['id']:<4} {prio:<3} {r['status']:<8} {_age(r['age']):>7}  {r['channel']:<9} {r['display_name']}: {r['topic']}{flag}")
+        print(
+            f"#{r['id']:<4} {prio:<3} {r['status']:<8} {_age(r['age']):>7}  {r['channel']:<9} {r['display_name']}: {r['topic']}{flag}"
+        )
     dead = desk.dead_letters()
     if dead:
         print(f"{len(dead)} undelivered message(s): influbot desk dead")

@@ -166,7 +166,10 @@ class Desk:
             lang = self.store.users.get(user).lang
             shown = name if (self.show_names and name) else self.t("moderator", lang)
             self.enqueue(
-                case["channel"], user, {"kind": "moderator", "text": self.t("moderator_says", lang, name=shown, text=text)}, case_id
+                case["channel"],
+                user,
+                {"kind": "moderator", "text": self.t("moderator_says", lang, name=shown, text=text)},
+                case_id,
             )
 
     def note(self, moderator: str, case_id: int, text: str) -> None:

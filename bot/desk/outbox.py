@@ -65,8 +65,12 @@ class Relay:
             await sender.send(row)
         except Exception as exc:  # noqa: BLE001 - one bad row must never stop the relay
             permanent = sender.permanent(exc)
-            log.warning("outbox %s on %s failed%s: %s", row["id"], sender.channel, " (permanent)" if permanent else "", type(exc).__name__)
-            await self.run(self.outbox.failed, row["id"], f"{type(exc).__name__}: {exc}", permanent=permanent, retry_in=self.retry_seconds)
+            log.warning(
+                "outbox %s on %s failed%s: %s", row["id"], sender.channel, " (permanent)" if permanent else "", type(exc).__name__
+            )
+            await self.run(
+                self.outbox.failed, row["id"], f"{type(exc).__name__}: {exc}", permanent=permanent, retry_in=self.retry_seconds
+            )
             return False
         await self.run(self.outbox.sent, row["id"])
         return True
@@ -119,6 +123,10 @@ def decode_parts(raw: list[dict[str, Any]]) -> Reply:
         cls = getattr(types, item.pop("type"))
         if cls is types.Choices:
             item["options"] = tuple(types.Choice(**o) for o in item["options"])
-        fields = {f.name: (tuple(item[f.name]) if isinstance(item.get(f.name), list) else item.get(f.name)) for f in dataclasses.fields(cls) if f.name in item}
+        fields = {
+            f.name: (tuple(item[f.name]) if isinstance(item.get(f.name), list) else item.get(f.name))
+            for f in dataclasses.fields(cls)
+            if f.name in item
+        }
         reply.append(cls(**fields))
     return reply

@@ -60,7 +60,9 @@ class LocalPostgres:
         ]
         if self.fast:  # tests: durability off (the server is thrown away anyway)
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-o", " ".join(options), "-w", "start")
+        self._run(
+            str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.dir / "log"), "-o", " ".join(options), "-w", "start"
+        )
         self._run(str(self.bin / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "influbot", "influbot")
         return self.url
 

@@ -126,7 +126,7 @@ class SqlUsers(_Part):
     def put(self, user: str, state: State) -> None:
         self.db.run(
             'INSERT INTO users ("user", state, version, updated) VALUES (?, ?, 1, ?) '
-            "ON CONFLICT (\"user\") DO UPDATE SET state = excluded.state, version = users.version + 1, updated = excluded.updated",
+            'ON CONFLICT ("user") DO UPDATE SET state = excluded.state, version = users.version + 1, updated = excluded.updated',
             (user, self.db.js(state.to_dict()), self.db.ts(self.db.clock())),
         )
 
@@ -369,7 +369,10 @@ class SqlBlocks(_Part):
         )
 
     def blocked(self, user: str) -> bool:
-        return self.db.one('SELECT 1 AS x FROM blocks WHERE "user" = ? AND until > ?', (user, self.db.ts(self.db.clock()))) is not None
+        return (
+            self.db.one('SELECT 1 AS x FROM blocks WHERE "user" = ? AND until > ?', (user, self.db.ts(self.db.clock())))
+            is not None
+        )
 
     def notice_due(self, user: str) -> bool:
         return self.db.run('UPDATE blocks SET notified = 1 WHERE "user" = ? AND notified = 0', (user,)) == 1
