@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: chat test lint bench install clean
+.PHONY: chat test lint bench install clean pg scale-test
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +17,12 @@ install: $(STAMP)
 chat: $(STAMP)
 	$(BIN)/influbot chat
 
-test: $(STAMP)
+# PostgreSQL server binaries for the tests (they start a throwaway server on 127.0.0.1 themselves).
+pg:
+	@command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test: $(STAMP) pg
 	$(BIN)/ruff check bot tests
 	$(BIN)/ruff format --check bot tests
 	$(BIN)/hadolint Dockerfile
@@ -29,6 +34,10 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/influbot bench
+
+# 10,000 webhook updates from 500 users through 3 workers on PostgreSQL, one worker SIGKILLed; then 1, 2, 4 workers.
+scale-test: $(STAMP) pg
+	$(BIN)/python -m tests.scale_test
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -544,12 +544,13 @@ def build_application(service: Service, settings: Settings, request: BaseRequest
     if settings.telegram_api_base_url:
         builder = builder.base_url(_base_url(settings.telegram_api_base_url, "/bot"))
         builder = builder.base_file_url(_base_url(settings.telegram_api_base_url, "/file/bot"))
-    try:
-        from telegram.ext import AIORateLimiter
+    if settings.telegram_rate_limit:
+        try:
+            from telegram.ext import AIORateLimiter
 
-        builder = builder.rate_limiter(AIORateLimiter())
-    except (ImportError, RuntimeError):
-        pass
+            builder = builder.rate_limiter(AIORateLimiter())
+        except (ImportError, RuntimeError):
+            pass
     app = builder.updater(None).build()
     adapter = TelegramAdapter(service, settings)
     app.bot_data["influbot"] = adapter
