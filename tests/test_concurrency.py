@@ -129,6 +129,8 @@ def test_a_desk_close_from_another_process_waits_for_the_message(any_service):
 async def test_telegram_and_discord_in_one_process(any_service, clock):
     """12 Telegram and 24 Discord users do a chapter quiz at the same time on one service (one database).
     (Telegram's sends go through PTB's rate limiter, 30 a second, as in production: that sets the pace.)"""
+    from dataclasses import replace
+
     from telegram import Update
 
     from bot.adapters import discord_adapter as dc
@@ -136,8 +138,6 @@ async def test_telegram_and_discord_in_one_process(any_service, clock):
     from bot.core import quiz
     from tests.test_discord_adapter import Fake, member, press
     from tests.test_telegram_adapter import RecordingRequest, callback, message
-
-    from dataclasses import replace
 
     service = any_service
     settings = replace(service.settings, telegram_token="123456:TESTTOKEN")

@@ -87,13 +87,13 @@ def test_outbox_backoff_grows_with_jitter(store, clock):
     row = store.outbox.enqueue("telegram", "tg:1", {"text": "hoi"})
     store.outbox.rng = random.Random(7)
     delays = []
-    for attempt in range(1, MAX_ATTEMPTS):
+    for _ in range(1, MAX_ATTEMPTS):
         assert not store.outbox.failed(row, "timeout", retry_in=1.0)
         delays.append(store.outbox.get(row)["next_at"] - clock())
         assert store.outbox.lease("telegram") == [], "not due before its retry time"
         clock.advance(delays[-1] + 0.01)
         assert [r["id"] for r in store.outbox.lease("telegram")] == [row]
-    assert all(0.5 * 2 ** i <= d <= 1.5 * 2 ** i for i, d in enumerate(delays)), delays
+    assert all(0.5 * 2**i <= d <= 1.5 * 2**i for i, d in enumerate(delays)), delays
     assert store.outbox.failed(row, "timeout") and store.outbox.get(row)["status"] == "dead"
 
 
@@ -205,7 +205,8 @@ def test_migrations_run_once_even_from_two_processes(db_url):
         fresh.db.run("DROP TABLE schema_migrations")
         fresh.close()
     procs = [
-        subprocess.Popen([sys.executable, "-m", "bot", "migrate", "--db", db_url], stdout=subprocess.PIPE, text=True) for _ in range(3)
+        subprocess.Popen([sys.executable, "-m", "bot", "migrate", "--db", db_url], stdout=subprocess.PIPE, text=True)
+        for _ in range(3)
     ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0]
@@ -224,8 +225,26 @@ def test_a_database_from_influbot_0_1_is_upgraded(tmp_path):
     db["users"].insert({"user": "tg:1", "state": '{"lang": "fr", "greeted": true}', "updated": 1.0}, pk="user")
     db["cases"].insert_all(
         [
-            {"id": 1, "user": "tg:1", "channel": "telegram", "status": "waiting", "topic": "a", "priority": 0, "tags": "[]", "created": 1.0},
-            {"id": 2, "user": "tg:1", "channel": "telegram", "status": "waiting", "topic": "b", "priority": 0, "tags": "[]", "created": 2.0},
+            {
+                "id": 1,
+                "user": "tg:1",
+                "channel": "telegram",
+                "status": "waiting",
+                "topic": "a",
+                "priority": 0,
+                "tags": "[]",
+                "created": 1.0,
+            },
+            {
+                "id": 2,
+                "user": "tg:1",
+                "channel": "telegram",
+                "status": "waiting",
+                "topic": "b",
+                "priority": 0,
+                "tags": "[]",
+                "created": 2.0,
+            },
         ],
         pk="id",
     )

@@ -131,7 +131,9 @@ async def test_webhook_refuses_requests_without_the_secret(webhook, app):
     assert (await post(webhook, message("/start"), secret=None)).status_code == 403
     assert (await post(webhook, message("/start"), secret="wrong")).status_code == 403
     assert user_texts(app) == []
-    assert (await webhook.post("/hook", content="{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})).status_code == 400
+    assert (
+        await webhook.post("/hook", content="{not json", headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+    ).status_code == 400
 
 
 async def test_webhook_answers_200_after_the_reply_and_500_when_not_handled(webhook, app, service, clock):
