@@ -80,18 +80,18 @@ class Service:
             return False
         return True
 
-    def process(self, inbound: Inbound, queue_reply: Callable[[Reply], Any] | None = None) -> Reply:
-        """Handle one message. `queue_reply`, if given, runs inside the transaction (to put the reply in the
-        outbox, so it is sent even if this process dies right after the commit)."""
+    def process(self, inbound: Inbound, queue_reply: Callable[[Reply, str], Any] | None = None) -> Reply:
+        """Handle one message. `queue_reply(reply, lang)`, if given, runs inside the transaction (to put the reply
+        in the outbox, so it is sent even if this process dies right after the commit)."""
         with self.store.locked(inbound.user):
-            reply = self._process(inbound)
+            reply, lang = self._process(inbound)
             if queue_reply is not None and reply:
-                queue_reply(reply)
+                queue_reply(reply, lang)
         return reply
 
-    def _process(self, inbound: Inbound) -> Reply:
+    def _process(self, inbound: Inbound) -> tuple[Reply, str]:
         if inbound.message_id and self.store.dedup.seen(inbound.user, inbound.message_id):
-            return Reply()
+            return Reply(), ""
         state = self.store.users.get(inbound.user)
         if self._flooding(inbound.user):
             crisis = self.engine.safety.detect(inbound.text) if inbound.text else None
@@ -100,7 +100,7 @@ class Service:
                 if inbound.user not in self.warned:
                     self.warned.add(inbound.user)
                     reply.append(Text(self.engine.t("slow_down", state.lang)))
-                return reply
+                return reply, state.lang
         parts, state = self.engine.handle(inbound, state)
         reply = Reply()
         reply.intent, reply.confidence = parts.intent, parts.confidence
@@ -123,7 +123,7 @@ class Service:
             reply.append(part)
         if not forgotten:  # after /vergeet no row for the user is written back
             self.store.users.put(inbound.user, state)
-        return reply
+        return reply, state.lang
 
     def _to_desk(self, inbound: Inbound, part: ToDesk, state: State) -> Text | None:
         user = inbound.user

@@ -270,7 +270,9 @@ class DiscordAdapter:
         self.recent: dict[int, deque[float]] = defaultdict(deque)
         self.client: Any = None
         self.translations: dict[str, dict[str, str]] = {}  # content-derived localizations (chapter titles)
-        self.relay = Relay(service.store.outbox, [DmSender(self), ThreadSender(self)])
+        self.relay = Relay(
+            service.store.outbox, [DmSender(self), ThreadSender(self)], lease_seconds=settings.outbox_lease_seconds
+        )
 
     # -- helpers ----------------------------------------------------------------------------------
 

@@ -243,15 +243,15 @@ class TelegramAdapter:
 
     def relay_for(self, bot: Any) -> Relay:
         if self.relay is None:
-            self.relay = Relay(self.service.store.outbox, [UserSender(self, bot), ModSender(self, bot)])
+            senders = [UserSender(self, bot), ModSender(self, bot)]
+            self.relay = Relay(self.service.store.outbox, senders, lease_seconds=self.settings.outbox_lease_seconds)
         return self.relay
 
     async def process(self, bot: Any, inbound: Inbound, chat_id: int, group: bool = False) -> Reply:
         """Handle, queue the reply in the same transaction, then send what is queued for this user."""
         store = self.service.store
 
-        def queue(reply: Reply) -> None:
-            lang = store.users.get(inbound.user).lang
+        def queue(reply: Reply, lang: str) -> None:
             payload = {"kind": "reply", "chat_id": chat_id, "group": group, "lang": lang, "parts": encode_parts(reply)}
             store.outbox.enqueue(CHANNEL, inbound.user, payload)
 

@@ -59,21 +59,26 @@ class Relay:
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
         self.run = run
+        self._sending = asyncio.Lock()
 
     async def _deliver(self, sender: Sender, row: Row) -> bool:
-        try:
-            await sender.send(row)
-        except Exception as exc:  # noqa: BLE001 - one bad row must never stop the relay
-            permanent = sender.permanent(exc)
-            log.warning(
-                "outbox %s on %s failed%s: %s", row["id"], sender.channel, " (permanent)" if permanent else "", type(exc).__name__
-            )
-            await self.run(
-                self.outbox.failed, row["id"], f"{type(exc).__name__}: {exc}", permanent=permanent, retry_in=self.retry_seconds
-            )
-            return False
-        await self.run(self.outbox.sent, row["id"])
-        return True
+        # One row at a time between "handed to the platform" and "marked sent", per relay: a kill -9 can then
+        # repeat at most one row. (Telegram allows about 30 messages a second per bot anyway.)
+        async with self._sending:
+            try:
+                await sender.send(row)
+            except Exception as exc:  # noqa: BLE001 - one bad row must never stop the relay
+                error = exc
+            else:
+                await self.run(self.outbox.sent, row["id"])
+                return True
+        permanent = sender.permanent(error)
+        log.warning(
+            "outbox %s on %s failed%s: %s", row["id"], sender.channel, " (permanent)" if permanent else "", type(error).__name__
+        )
+        reason = f"{type(error).__name__}: {error}"
+        await self.run(self.outbox.failed, row["id"], reason, permanent=permanent, retry_in=self.retry_seconds)
+        return False
 
     async def flush(self, channel: str, target: str | None = None, limit: int = 1000) -> int:
         """Send what is due on `channel` (only for `target` if given) until nothing is left; returns rows sent."""

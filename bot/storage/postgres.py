@@ -34,7 +34,7 @@ class PostgresDatabase(SqlDatabase):
             url,
             min_size=1,
             max_size=pool_size,
-            kwargs={"autocommit": True, "row_factory": dict_row, "prepare_threshold": None},
+            kwargs={"autocommit": True, "row_factory": dict_row},
             open=True,
             name="influbot",
         )
