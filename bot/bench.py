@@ -28,10 +28,10 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
 
 
-def cold_start_seconds() -> float:
+def cold_start_seconds(db: str | None = None) -> float:
     """A separate process: start, load everything, answer one message."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "INFLUBOT_DB": str(Path(tmp) / "bench.db")}
+        env = {**os.environ, "INFLUBOT_DB": db or str(Path(tmp) / "bench.db")}
         start = time.perf_counter()
         subprocess.run(
             [sys.executable, "-m", "bot", "chat", "--json"],
@@ -42,6 +42,44 @@ def cold_start_seconds() -> float:
             check=True,
         )
         return time.perf_counter() - start
+
+
+def storage_numbers(db: str, messages: list[str], count: int) -> dict:
+    """The whole message path on a database: user lock, dedup, state read and write, engine, commit."""
+    from bot.config import Settings
+    from bot.core.types import Inbound
+    from bot.service import Service
+
+    service = Service.create(Settings(db_path=db), db_path=db, seed=1)
+    try:
+        for i, text in enumerate(messages):  # warm-up
+            service.process(Inbound(user=f"console:warm{i % 20}", text=text, message_id=f"w{i}"))
+        latencies = []
+        for i in range(count):
+            inbound = Inbound(user=f"console:bench{i % 200}", text=messages[i % len(messages)], message_id=f"m{i}")
+            t0 = time.perf_counter()
+            service.process(inbound)
+            latencies.append(time.perf_counter() - t0)
+    finally:
+        service.store.close()
+    return {
+        "db": "postgresql" if db.startswith("postgres") else "sqlite",
+        "cold_start_s": round(cold_start_seconds(db), 3),
+        "process_p50_ms": round(_percentile(latencies, 0.50) * 1000, 3),
+        "process_p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
+        "messages_per_s": round(len(latencies) / sum(latencies), 1),
+    }
+
+
+def with_database(db: str | None, messages: list[str], count: int) -> dict | None:
+    if not db:
+        return None
+    if db != "postgres":
+        return storage_numbers(db, messages, count)
+    from bot.storage.local_pg import LocalPostgres
+
+    with LocalPostgres(fast=False) as pg:
+        return storage_numbers(pg.url, messages, count)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -88,5 +126,9 @@ def main(args: argparse.Namespace) -> int:
         "safety_eval_size": len(safety),
         "safety_p99_ms": round(_percentile(safety_latency, 0.99) * 1000, 3) if safety_latency else None,
     }
+    storage = with_database(getattr(args, "db", None), messages, min(args.messages, 2000))
+    if storage:
+        result["storage"] = storage
+        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result))
     return 0
