@@ -42,6 +42,12 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_relay(args: argparse.Namespace) -> int:
+    from bot.runner import relay
+
+    return relay(Settings.from_env())
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.storage import open_storage
 
@@ -128,6 +134,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default=None, help="webhook listen address (default $TELEGRAM_WEBHOOK_LISTEN or 0.0.0.0)")
     run.add_argument("--port", type=int, default=None, help="webhook port (default $TELEGRAM_WEBHOOK_PORT or 8443)")
     run.set_defaults(func=cmd_run)
+
+    relay = sub.add_parser(
+        "relay", help="only relay the Telegram outbox (beside webhook workers started with INFLUBOT_WEBHOOK_RELAY=0)"
+    )
+    relay.set_defaults(func=cmd_relay)
 
     migrate = sub.add_parser("migrate", help="bring the database schema up to date (once, under a lock)")
     migrate.add_argument("--db")

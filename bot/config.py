@@ -28,6 +28,7 @@ class Settings:
     telegram_api_base_url: str | None = None
     telegram_rate_limit: bool = True  # PTB's AIORateLimiter (per process); off only against a fake Bot API
     outbox_lease_seconds: float = 30.0  # a row leased by a process that died is sent again after this
+    webhook_relay: bool = True  # webhook workers also run the relay loop (off when a separate `influbot relay` runs)
     discord_token: str | None = None
     discord_guild_id: str | None = None
     discord_mod_channel_id: str | None = None
@@ -51,6 +52,7 @@ class Settings:
             telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
             telegram_rate_limit=env.get("INFLUBOT_TELEGRAM_RATE_LIMIT", "1") not in ("0", "false", "no"),
             outbox_lease_seconds=float(env.get("INFLUBOT_OUTBOX_LEASE_SECONDS", 30)),
+            webhook_relay=env.get("INFLUBOT_WEBHOOK_RELAY", "1") not in ("0", "false", "no"),
             discord_token=get("DISCORD_BOT_TOKEN"),
             discord_guild_id=get("DISCORD_GUILD_ID"),
             discord_mod_channel_id=get("DISCORD_MOD_CHANNEL_ID"),

@@ -59,3 +59,29 @@ async def _run_all(channels: list[str], settings: Settings) -> int:
         if isinstance(r, BaseException):
             log.error("channel stopped: %s", r)
     return max(codes)
+
+
+def relay(settings: Settings) -> int:
+    """`influbot relay`: only the Telegram outbox relay (moderator replies, notices, case topics, retries)."""
+    if not settings.telegram_token:
+        print("influbot: TELEGRAM_BOT_TOKEN is not set.", file=sys.stderr)
+        return 2
+    return asyncio.run(_relay(settings))
+
+
+async def _relay(settings: Settings) -> int:
+    from bot.adapters.telegram_adapter import adapter_of, build_application
+    from bot.service import Service
+
+    surfaces = ("mod:telegram",) if settings.telegram_mod_chat_id else ()
+    service = Service.create(settings, surfaces=surfaces)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    app = build_application(service, settings)
+    async with app:
+        await adapter_of(app).relay_for(app.bot).run_forever(stop)
+    service.store.close()
+    return 0

@@ -68,11 +68,16 @@ def db_url(request, tmp_path) -> str:
     """The database a test runs on: a fresh SQLite file, or the session's PostgreSQL emptied."""
     if request.param == "sqlite":
         return str(tmp_path / "test.db")
-    server = request.getfixturevalue("postgres")
-    store = open_storage(server.url)
+    return request.getfixturevalue("db_url_postgres")
+
+
+@pytest.fixture
+def db_url_postgres(postgres) -> str:
+    """The session's PostgreSQL, emptied."""
+    store = open_storage(postgres.url)
     store.db.run(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
     store.close()
-    return server.url
+    return postgres.url
 
 
 def make_service(db: str, clock, eng=None) -> Service:

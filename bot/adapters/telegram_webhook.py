@@ -163,7 +163,8 @@ class WebhookApp:
 def create_app() -> WebhookApp:
     """uvicorn's app factory (one per worker process)."""
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
-    return WebhookApp(Settings.from_env())
+    settings = Settings.from_env()
+    return WebhookApp(settings, relay=settings.webhook_relay)
 
 
 def listen(settings: Settings, host: str | None = None, port: int | None = None) -> tuple[str, int]:
