@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from bot.core.text import normalize
+
 LANGS = ("nl", "fr", "en")
 DATA_DIRS = ("intents", "knowledge", "referrals")
 
@@ -56,6 +58,10 @@ class FaqEntry:
     reviewed: dt.date
     related: tuple[str, ...] = ()
 
+    def link(self, lang: str) -> str:
+        """The source link for a user reading `lang`."""
+        return self.url
+
 
 @dataclass(frozen=True)
 class QuizItem:
@@ -81,6 +87,7 @@ class Chapter:
     number: int
     title: dict[str, str]
     items: tuple[QuizItem, ...]
+    keywords: frozenset[str] = frozenset()  # normalized words that name the chapter in any language
 
 
 @dataclass(frozen=True)
@@ -112,6 +119,7 @@ class Content:
     templates: dict[str, dict[str, dict[str, Any]]]
     lexicons: dict[str, dict[str, Any]]
     ui: dict[str, dict[str, str]]
+    menus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # menu name -> FAQ ids, in order
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
 
     @functools.cached_property
@@ -175,7 +183,9 @@ def _load_chapters(root: Path) -> dict[int, Chapter]:
             )
             for raw in doc["items"]
         )
-        chapters[number] = Chapter(number=number, title=doc["title"], items=items)
+        words = [*doc["title"].values(), *(w for words in (doc.get("keywords") or {}).values() for w in words)]
+        keywords = frozenset(w for phrase in words for w in normalize(phrase).split() if len(w) > 3)
+        chapters[number] = Chapter(number=number, title=doc["title"], items=items, keywords=keywords)
     return dict(sorted(chapters.items()))
 
 
@@ -218,5 +228,6 @@ def load_content(root: Path | None = None) -> Content:
         templates=templates,
         lexicons=lexicons,
         ui=load_yaml(root / "knowledge" / "ui.yml"),
+        menus={name: tuple(ids) for name, ids in load_yaml(root / "knowledge" / "menus.yml").items()},
         training=load_training(root),
     )

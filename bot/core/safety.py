@@ -156,6 +156,7 @@ class SafetyRouter:
         self.phrases: list[_Phrase] = []
         self.creator_words: list[re.Pattern[str]] = []  # follower, fan, abonné ...
         self.help_seeking: list[re.Pattern[str]] = []  # "wat moet ik doen", "how do I help" ...
+        self.low_mood: list[str] = []  # first-person distress that no phrase names: "ik voel me zo alleen"
         exclusions: list[str] = []
         for lang, lex in lexicons.items():
             for raw in lex.get("phrases") or []:
@@ -163,6 +164,7 @@ class SafetyRouter:
             exclusions.extend(lex.get("exclusions") or [])
             self.creator_words += [compile_pattern(p) for p in lex.get("creator_words") or []]
             self.help_seeking += [compile_pattern(p) for p in lex.get("help_seeking") or []]
+            self.low_mood += lex.get("low_mood") or []
         self.exclusions = exclusions  # compiled on first use: start-up stays fast
         self.phrase_index = PatternIndex([p.source for p in self.phrases])
         self.exclusion_index = PatternIndex(exclusions)
@@ -193,6 +195,11 @@ class SafetyRouter:
         if best.topic in ABOUT_FOLLOWER and not best.acute and self._about_follower(norm):
             return SafetyHit("creator_follower", best.severity, best.phrase, best.lang)
         return best
+
+    def distressed(self, text: str) -> bool:
+        """First-person low mood ("ik kan niet meer", "nobody gets me"): a warm reply, not the out-of-scope text."""
+        norm = normalize(text)
+        return bool(norm) and any(compile_pattern(p).search(norm) for p in self.low_mood)
 
     def _about_follower(self, norm: str) -> bool:
         return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)

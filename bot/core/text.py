@@ -56,6 +56,14 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def ascii_int(text: str) -> int | None:
+    """The number in a short answer such as "2", "2.", "(2)" or "#2"; only ASCII digits count ("²", "①" do not)."""
+    raw = text.strip().strip("().:#!? ")
+    if 0 < len(raw) <= 3 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
 def clean_input(text: str) -> str:
     """Remove control characters and surrounding white space from user text."""
     return _CONTROL.sub(" ", text).strip()

@@ -121,6 +121,7 @@ class State:
     quiz: QuizRun | None = None
     misses: int = 0
     last_faq: str | None = None
+    last_question: str | None = None  # the last question read by the classifier, for follow-ups
     flow: str | None = None  # deflect, intake, forget
     flow_data: dict[str, Any] = field(default_factory=dict)
     case_id: int | None = None
