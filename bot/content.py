@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,7 @@ def content_hash(root: Path | None = None, folders: tuple[str, ...] = DATA_DIRS)
     root = root or data_root()
     digest = hashlib.sha256()
     for name in folders:
-        for path in yaml_files(root / name):
+        for path in sorted(p for p in (root / name).rglob("*") if p.suffix in (".yml", ".jsonl") and p.is_file()):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -121,6 +122,7 @@ class Content:
     ui: dict[str, dict[str, str]]
     menus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # menu name -> FAQ ids, in order
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
+    safety_training: list[dict[str, Any]] = field(default_factory=list)  # labelled crisis and calm messages
 
     @functools.cached_property
     def quiz_items(self) -> dict[str, QuizItem]:
@@ -136,6 +138,15 @@ def parse_examples(block: str) -> list[str]:
         if line.startswith("- "):
             out.append(line[2:].strip())
     return out
+
+
+def load_safety_training(root: Path) -> list[dict[str, Any]]:
+    """The crisis detector's labelled messages (referrals/training/*.jsonl; see its README)."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((root / "referrals" / "training").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            rows.extend(json.loads(line) for line in lines if line.strip())
+    return rows
 
 
 def load_training(root: Path) -> dict[str, list[tuple[str, str]]]:
@@ -230,4 +241,5 @@ def load_content(root: Path | None = None) -> Content:
         ui=load_yaml(root / "knowledge" / "ui.yml"),
         menus={name: tuple(ids) for name, ids in load_yaml(root / "knowledge" / "menus.yml").items()},
         training=load_training(root),
+        safety_training=load_safety_training(root),
     )

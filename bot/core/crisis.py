@@ -46,4 +46,4 @@ def referral(engine: Engine, state: State, hit: SafetyHit) -> Referral:
     recent = now - state.referral_at.get(hit.topic, -1e12) < REFERRAL_COOLDOWN
     if not recent:
         state.referral_at[hit.topic] = now
-    return engine.referrals.render(hit.topic, state.lang, hit.severity, short=recent)
+    return engine.referrals.render(hit.topic, state.lang, hit.severity, short=recent, about=hit.about)

@@ -16,11 +16,14 @@ from bot.core import commands, crisis, flows, practice, understand
 from bot.core.i18n import LANGS, Strings
 from bot.core.nlu import IntentClassifier, LanguageDetector
 from bot.core.referrals import Referrals
-from bot.core.safety import SafetyHit, SafetyRouter
+from bot.core.safety import CrisisDetector, SafetyHit, SafetyRouter
+from bot.core.safety_model import CrisisModel
 from bot.core.text import clean_input, normalize
 from bot.core.types import Choices, Inbound, Reply, State, Text
 
 MAX_CHARS = 4000
+RECENT_TURNS = 3  # the user's last messages, kept for risk cues across messages and a new case's transcript
+RECENT_CHARS = 300
 _UNSET = object()
 
 
@@ -38,8 +41,16 @@ class Turn:
     def crisis(self, engine: Engine) -> SafetyHit | None:
         """The safety verdict for this message, computed once per turn."""
         if self._hit is _UNSET:
-            self._hit = engine.safety.detect(self.raw) if self.raw and self.inbound.kind == "text" else None
+            text = self.raw if self.inbound.kind == "text" and not self.raw.startswith("/") else ""
+            self._hit = engine.safety.detect(text, self.context(engine)) if text else None
         return self._hit  # type: ignore[return-value]
+
+    def context(self, engine: Engine) -> list[str]:
+        """The user's previous messages, unless a referral was just given (then only this message counts)."""
+        now = engine.clock()
+        if any(now - at < crisis.REFERRAL_COOLDOWN for at in self.state.referral_at.values()):
+            return []
+        return list(self.state.recent)
 
 
 STEPS: tuple[Callable[[Engine, Turn], bool], ...] = (
@@ -61,11 +72,12 @@ class Engine:
         detector: LanguageDetector,
         seed: int | None = None,
         clock: Callable[[], float] = time.time,
+        crisis_model: CrisisModel | None = None,
     ):
         self.content = content
         self.classifier = classifier
         self.detector = detector
-        self.safety = SafetyRouter(content.lexicons)
+        self.safety = CrisisDetector(SafetyRouter(content.lexicons), crisis_model)
         self.t = Strings(content.ui)
         self.referrals = Referrals(content, self.t)
         self.rng = random.Random(seed)
@@ -84,6 +96,8 @@ class Engine:
                 break
         if reply:
             state.offered = [p for part in reply for p in _payloads(part)]
+        if inbound.kind == "text" and turn.text and not turn.text.startswith("/"):
+            state.recent = [*state.recent, turn.text[:RECENT_CHARS]][-RECENT_TURNS:]
         return reply, state
 
     def _update_lang(self, state: State, inbound: Inbound, text: str) -> None:

@@ -130,6 +130,7 @@ class State:
     exams: list[dict[str, Any]] = field(default_factory=list)
     review: dict[str, int] = field(default_factory=dict)  # item id -> right answers still needed
     offered: list[str] = field(default_factory=list)  # payloads of the last choices, pickable by number
+    recent: list[str] = field(default_factory=list)  # the user's last few messages (cut short; deleted by /vergeet)
 
     def copy(self) -> State:
         """A copy that shares nothing mutable with this state (cheaper than a deep copy)."""
@@ -145,6 +146,7 @@ class State:
             exams=list(self.exams),
             review=dict(self.review),
             offered=list(self.offered),
+            recent=list(self.recent),
         )
 
     def to_dict(self) -> dict[str, Any]:
