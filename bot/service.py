@@ -11,8 +11,8 @@ from pathlib import Path
 from bot.config import Settings
 from bot.content import Content, content_hash, load_content
 from bot.core.nlu import load_models
-from bot.core.safety_model import load_crisis_model
 from bot.core.pipeline import Engine
+from bot.core.safety_model import load_crisis_model
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
 from bot.store import SqliteStore, Store
