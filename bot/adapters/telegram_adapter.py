@@ -35,10 +35,12 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.config import Settings
+from bot.core import commands
+from bot.core.i18n import Strings
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
 from bot.core.types import Choices, HandoffNotice, Inbound, QuizQuestion, Referral, Reply, Text
-from bot.desk import commands
+from bot.desk import commands as desk_commands
 from bot.desk.desk import NotAllowed, NotFound
 from bot.desk.moderators import Moderators
 from bot.desk.outbox import Relay, decode_parts, encode_parts
@@ -57,50 +59,7 @@ POLL_SECONDS = 1.0
 POLL_TIMEOUT = 10  # long polling: seconds the Bot API may hold getUpdates open
 LANGS = ("nl", "fr", "en")
 UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
-MOD_COMMANDS = {f"/{name}": name for name in commands.USAGE}
-
-# Commands shown in Telegram's "/" menu, per language (the core understands all of them in every language).
-MENU_COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "nl": [
-        ("start", "Menu"),
-        ("hulp", "Wat kan ik?"),
-        ("quiz", "Oefenen per hoofdstuk"),
-        ("examen", "Examensimulatie"),
-        ("voortgang", "Je scores"),
-        ("herhaal", "Foute vragen opnieuw"),
-        ("hulplijnen", "Hulp bij zware dingen"),
-        ("mens", "Praat met een moderator"),
-        ("taal", "Taal kiezen"),
-        ("stop", "Stoppen"),
-        ("vergeet", "Je gegevens wissen"),
-    ],
-    "fr": [
-        ("start", "Menu"),
-        ("aide", "Ce que je sais faire"),
-        ("quiz", "S'entraîner par chapitre"),
-        ("examen", "Simulation d'examen"),
-        ("progression", "Vos scores"),
-        ("revision", "Revoir les erreurs"),
-        ("lignes", "Lignes d'aide"),
-        ("humain", "Parler à un modérateur"),
-        ("langue", "Choisir la langue"),
-        ("stop", "Arrêter"),
-        ("oublier", "Effacer vos données"),
-    ],
-    "en": [
-        ("start", "Menu"),
-        ("help", "What I can do"),
-        ("quiz", "Practise per chapter"),
-        ("exam", "Exam simulation"),
-        ("progress", "Your scores"),
-        ("review", "Retry wrong answers"),
-        ("helplines", "Help with hard things"),
-        ("human", "Talk to a moderator"),
-        ("language", "Choose language"),
-        ("stop", "Stop"),
-        ("forget", "Delete your data"),
-    ],
-}
+MOD_COMMANDS = {f"/{name}": name for name in desk_commands.USAGE}
 
 NOT_MODERATOR = "Only moderators can act on cases here."
 
@@ -420,7 +379,7 @@ class TelegramAdapter:
         with store.atomic():
             if store.dedup.seen(who, f"u{update_id}"):
                 return None
-            return commands.run(self.service.desk, who, action, case_id, arg, name)
+            return desk_commands.run(self.service.desk, who, action, case_id, arg, name)
 
     async def on_mod_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         msg, user = update.effective_message, update.effective_user
@@ -444,7 +403,7 @@ class TelegramAdapter:
         if head.startswith("/"):
             action = MOD_COMMANDS.get(head.split("@", 1)[0].lower())
             if action is None:
-                await say(commands.HELP)
+                await say(desk_commands.HELP)
                 return
         else:
             action, arg = "reply", text
@@ -453,7 +412,7 @@ class TelegramAdapter:
         except NotAllowed:
             answer = NOT_MODERATOR
         except (NotFound, ValueError) as exc:  # Usage is a ValueError
-            answer = str(exc) or commands.HELP
+            answer = str(exc) or desk_commands.HELP
         if answer and action != "reply":
             await say(answer)
 
@@ -571,9 +530,10 @@ def adapter_of(app: Application) -> TelegramAdapter:
     return app.bot_data["influbot"]
 
 
-async def _register_commands(app: Application) -> None:
-    for lang, menu in MENU_COMMANDS.items():
-        cmds = [BotCommand(name, desc) for name, desc in menu]
+async def _register_commands(app: Application, strings: Strings | None = None) -> None:
+    strings = strings or adapter_of(app).service.engine.t
+    for lang in LANGS:
+        cmds = [BotCommand(name, desc) for name, desc in commands.menu(strings, lang)]
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(cmds, language_code=lang)
             if lang == "nl":

@@ -177,11 +177,14 @@ async def register(settings: Settings, secret: str) -> None:
     """setWebhook and the command menus, once, before the workers start."""
     from bot.adapters.telegram_adapter import UPDATES, _register_commands, build_application
 
+    from bot.content import load_content
+    from bot.core.i18n import Strings
+
     app = build_application(None, settings)  # type: ignore[arg-type]
     async with app:
         if settings.telegram_webhook_url:
             await app.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES)
-        await _register_commands(app)
+        await _register_commands(app, Strings(load_content().ui))
 
 
 def serve_workers(settings: Settings, workers: int = 1, host: str | None = None, port: int | None = None) -> int:
