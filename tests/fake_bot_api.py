@@ -41,6 +41,26 @@ def callback_update(update_id: int, data: str, uid: int = 42) -> dict[str, Any]:
     return {"update_id": update_id, "callback_query": query}
 
 
+def poll_result(poll_id: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The Poll object the Bot API returns for a sendPoll with these parameters."""
+    options = [
+        {"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0, "persistent_id": f"o{i}"}
+        for i, o in enumerate(params.get("options", []))
+    ]
+    return {
+        "id": poll_id,
+        "question": params.get("question", ""),
+        "options": options,
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": False,
+        "type": "quiz",
+        "allows_multiple_answers": False,
+        "allows_revoting": False,
+        "members_only": False,
+    }
+
+
 class FakeBotApi(ThreadingHTTPServer):
     daemon_threads = True
 
@@ -97,21 +117,8 @@ class FakeBotApi(ThreadingHTTPServer):
             self.sent[int(params["chat_id"])].append(params)
             return {**message, "text": params.get("text", "")}
         if method == "sendPoll":
-            options = [
-                {"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0} for o in params.get("options", [])
-            ]
-            poll = {
-                "id": f"p{message['message_id']}",
-                "question": params.get("question", ""),
-                "options": options,
-                "total_voter_count": 0,
-                "is_closed": False,
-                "is_anonymous": False,
-                "type": "quiz",
-                "allows_multiple_answers": False,
-            }
             self.sent[int(params["chat_id"])].append({"poll": params.get("question", "")})
-            return {**message, "poll": poll}
+            return {**message, "poll": poll_result(f"p{message['message_id']}", params)}
         if method == "createForumTopic":
             return {"message_thread_id": next(self.topics), "name": params.get("name", ""), "icon_color": 1}
         if method == "getChatAdministrators":

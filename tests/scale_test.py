@@ -38,9 +38,9 @@ SECRET = "scale-test-secret"
 TABLES = "users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads"
 
 
-def faq_updates() -> tuple[list[tuple[str, str, str]], dict[str, str]]:
-    """(kind, value) per FAQ (a text message when the question is understood as itself, else its button),
-    and the start of each answer as Telegram receives it -> FAQ id."""
+def faq_updates() -> tuple[list[tuple[str | None, str]], dict[str, str]]:
+    """Per FAQ: its question if the bot understands it as that FAQ (else None) and its id; and the start of each
+    answer as Telegram receives it -> FAQ id."""
     from bot.core.types import Inbound, State
     from bot.service import build_engine
 
@@ -51,22 +51,25 @@ def faq_updates() -> tuple[list[tuple[str, str, str]], dict[str, str]]:
         signature[parts[0].text[:80]] = faq_id
         question = entry.question.get("nl", "")
         understood, _ = engine.handle(Inbound(user="console:scale", text=question), State(greeted=True))
-        as_text = question and getattr(understood[0], "faq_id", None) == faq_id
-        kinds.append(("text", question, faq_id) if as_text else ("button", faq_id, faq_id))
+        kinds.append((question if question and getattr(understood[0], "faq_id", None) == faq_id else None, faq_id))
     assert len(signature) == len(kinds), "two FAQ answers start alike: the reply would not say which update it answers"
     return kinds, signature
 
 
-def plan(users: int, per_user: int, kinds: list[tuple[str, str, str]], seed: int = 7) -> dict[int, list[dict[str, Any]]]:
+def plan(users: int, per_user: int, kinds: list[tuple[str | None, str]], seed: int = 7) -> dict[int, list[dict[str, Any]]]:
+    """Each user asks `per_user` different FAQs: two in three as a text message, the rest with the FAQ button
+    (a callback query), so both update types are redelivered and deduplicated."""
     rng = random.Random(seed)
     updates, next_id = {}, 1
     for u in range(users):
         uid = 10_000 + u
-        chosen = rng.sample(range(len(kinds)), per_user)
         mine = []
-        for k in chosen:
-            kind, value, faq_id = kinds[k]
-            raw = text_update(next_id, value, uid=uid) if kind == "text" else callback_update(next_id, f"faq:{value}", uid=uid)
+        for k in rng.sample(range(len(kinds)), per_user):
+            question, faq_id = kinds[k]
+            if question and rng.random() < 2 / 3:
+                raw = text_update(next_id, question, uid=uid)
+            else:
+                raw = callback_update(next_id, f"faq:{faq_id}", uid=uid)
             mine.append({"raw": raw, "faq": faq_id})
             next_id += 1
         updates[uid] = mine

@@ -24,4 +24,5 @@ def test_wheel_contains_the_content(tmp_path):
         expected = {f"bot/data/{p.relative_to(ROOT).as_posix()}" for p in (ROOT / folder).rglob("*.yml")}
         assert expected and expected <= shipped, expected - shipped
     assert "bot/cli.py" in names
+    assert "bot/storage/migrations/0001_initial.sql" in names, "the schema ships with the package"
     assert any(n.endswith("entry_points.txt") and "influbot" in zipfile.ZipFile(wheel).read(n).decode() for n in names)

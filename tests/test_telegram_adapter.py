@@ -14,6 +14,7 @@ from telegram.request import BaseRequest
 
 from bot.adapters.telegram_adapter import adapter_of, build_application, split_html
 from bot.config import Settings
+from tests.fake_bot_api import poll_result
 
 BOT = {"id": 999, "is_bot": True, "first_name": "Influbot", "username": "influbot"}
 USER = 42
@@ -92,23 +93,7 @@ class RecordingRequest(BaseRequest):
         if name == "sendMessage":
             return {**message, "text": params.get("text", "")}
         if name == "sendPoll":
-            options = [
-                {"text": o if isinstance(o, str) else o.get("text", ""), "voter_count": 0, "persistent_id": f"o{i}"}
-                for i, o in enumerate(params.get("options", []))
-            ]
-            poll = {
-                "id": f"poll{message['message_id']}",
-                "question": params.get("question", ""),
-                "options": options,
-                "total_voter_count": 0,
-                "is_closed": False,
-                "is_anonymous": False,
-                "type": "quiz",
-                "allows_multiple_answers": False,
-                "allows_revoting": False,
-                "members_only": False,
-            }
-            return {**message, "poll": poll}
+            return {**message, "poll": poll_result(f"poll{message['message_id']}", params)}
         if name == "createForumTopic":
             return {"message_thread_id": TOPIC, "name": "x", "icon_color": 1}
         if name == "getChatAdministrators":

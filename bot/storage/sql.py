@@ -21,6 +21,10 @@ from bot.core.types import State
 from bot.storage.base import MAX_ATTEMPTS, Row
 
 JSON_COLUMNS = frozenset({"state", "tags", "payload"})
+TYPES = {  # the column types the migrations name as {id} {ref} {ts} {json}
+    "sqlite": {"id": "INTEGER PRIMARY KEY", "ref": "INTEGER", "ts": "REAL", "json": "TEXT"},
+    "postgres": {"id": "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY", "ref": "BIGINT", "ts": "TIMESTAMPTZ", "json": "JSONB"},
+}
 BACKOFF_CAP = 300.0
 
 
@@ -90,12 +94,13 @@ class SqlDatabase(ABC):
         return row
 
     def migrations(self) -> list[tuple[int, str]]:
-        folder = resources.files("bot.storage") / "migrations" / self.dialect
+        """`migrations/NNNN_*.sql`, one file for both databases, with this dialect's column types filled in."""
+        folder = resources.files("bot.storage") / "migrations"
         found = []
         for entry in folder.iterdir():
             match = re.match(r"(\d+)_.*\.sql$", entry.name)
             if match:
-                found.append((int(match[1]), entry.read_text(encoding="utf-8")))
+                found.append((int(match[1]), entry.read_text(encoding="utf-8").format(**TYPES[self.dialect])))
         return sorted(found)
 
     def migrate(self) -> list[int]:

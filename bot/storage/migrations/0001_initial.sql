@@ -1,64 +1,64 @@
--- influbot schema 1 (SQLite). Times are REAL seconds since the epoch; JSON is TEXT.
+-- influbot schema 1, for both databases: {id} {ref} {ts} {json} are filled in per dialect (sql.py TYPES).
 CREATE TABLE users (
     "user" TEXT PRIMARY KEY,
-    state TEXT NOT NULL,
+    state {json} NOT NULL,
     version INTEGER NOT NULL DEFAULT 1,
-    updated REAL
+    updated {ts}
 );
 CREATE TABLE safety_events (
-    id INTEGER PRIMARY KEY,
+    id {id},
     "user" TEXT NOT NULL,
     topic TEXT NOT NULL,
     severity TEXT,
     channel TEXT,
-    at REAL NOT NULL
+    at {ts} NOT NULL
 );
 CREATE INDEX safety_events_user ON safety_events ("user");
 CREATE TABLE inbound_seen (
     "user" TEXT NOT NULL,
     message_id TEXT NOT NULL,
-    at REAL NOT NULL,
+    at {ts} NOT NULL,
     PRIMARY KEY ("user", message_id)
 );
 CREATE INDEX inbound_seen_at ON inbound_seen (at);
 CREATE TABLE cases (
-    id INTEGER PRIMARY KEY,
+    id {id},
     "user" TEXT NOT NULL,
     channel TEXT NOT NULL,
     display_name TEXT,
     status TEXT NOT NULL,
     topic TEXT,
     priority INTEGER NOT NULL DEFAULT 0,
-    tags TEXT NOT NULL DEFAULT '[]',
-    created REAL NOT NULL,
-    claimed REAL,
-    closed REAL,
+    tags {json} NOT NULL DEFAULT '[]',
+    created {ts} NOT NULL,
+    claimed {ts},
+    closed {ts},
     claimed_by TEXT,
-    updated REAL
+    updated {ts}
 );
 CREATE UNIQUE INDEX cases_one_open_per_user ON cases ("user") WHERE status <> 'closed';
 CREATE INDEX cases_queue ON cases (status, priority);
 CREATE TABLE case_messages (
-    id INTEGER PRIMARY KEY,
-    case_id INTEGER NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    id {id},
+    case_id {ref} NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
     author TEXT NOT NULL,
     name TEXT,
     text TEXT NOT NULL,
-    at REAL NOT NULL
+    at {ts} NOT NULL
 );
 CREATE INDEX case_messages_case ON case_messages (case_id);
 CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY,
+    id {id},
     channel TEXT NOT NULL,
     target TEXT NOT NULL,
-    case_id INTEGER REFERENCES cases (id) ON DELETE CASCADE,
-    payload TEXT NOT NULL,
+    case_id {ref} REFERENCES cases (id) ON DELETE CASCADE,
+    payload {json} NOT NULL,
     status TEXT NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    next_at REAL NOT NULL,
-    lease_until REAL,
-    created REAL NOT NULL,
-    sent_at REAL,
+    next_at {ts} NOT NULL,
+    lease_until {ts},
+    created {ts} NOT NULL,
+    sent_at {ts},
     error TEXT
 );
 CREATE INDEX outbox_due ON outbox (channel, next_at) WHERE status IN ('pending', 'leased');
@@ -67,12 +67,12 @@ CREATE INDEX outbox_case ON outbox (case_id);
 CREATE INDEX outbox_target ON outbox (target);
 CREATE TABLE blocks (
     "user" TEXT PRIMARY KEY,
-    until REAL,
+    until {ts},
     by TEXT,
     notified INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE mod_threads (
-    case_id INTEGER NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
+    case_id {ref} NOT NULL REFERENCES cases (id) ON DELETE CASCADE,
     surface TEXT NOT NULL,
     ref TEXT NOT NULL,
     PRIMARY KEY (case_id, surface)
