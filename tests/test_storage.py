@@ -275,3 +275,16 @@ def test_sqlite_gives_every_thread_its_own_connection(tmp_path):
     grab()
     assert len(set(seen)) == 4
     store.close()
+
+
+def test_a_reply_is_enqueued_leased_only_when_nothing_waits_before_it(store, clock):
+    first = store.outbox.enqueue_leased("telegram", "tg:1", {"n": 1}, seconds=30)
+    assert first is not None and first["status"] == "leased" and first["payload"] == {"n": 1}
+    assert store.outbox.lease("telegram") == [], "the caller holds it: the relay does not send it too"
+    second = store.outbox.enqueue_leased("telegram", "tg:1", {"n": 2}, seconds=30)
+    assert second is None, "queued behind the first, so the relay keeps the order"
+    assert store.outbox.enqueue_leased("telegram", "tg:2", {"n": 1}) is not None, "other targets are not held up"
+    store.outbox.sent(first["id"])
+    assert [r["payload"] for r in store.outbox.lease("telegram", target="tg:1")] == [{"n": 2}]
+    clock.advance(31)
+    assert [r["payload"] for r in store.outbox.lease("telegram", target="tg:2")] == [{"n": 1}], "a dead caller's lease runs out"

@@ -210,12 +210,19 @@ class TelegramAdapter:
         """Handle, queue the reply in the same transaction, then send what is queued for this user."""
         store = self.service.store
 
+        leased: list[Row] = []
+
         def queue(reply: Reply, lang: str) -> None:
             payload = {"kind": "reply", "chat_id": chat_id, "group": group, "lang": lang, "parts": encode_parts(reply)}
-            store.outbox.enqueue(CHANNEL, inbound.user, payload)
+            row = store.outbox.enqueue_leased(CHANNEL, inbound.user, payload, self.settings.outbox_lease_seconds)
+            leased.extend([row] if row else [])
 
         reply = await offload(self.service.process, inbound, queue)
-        await self.relay_for(bot).flush(CHANNEL, inbound.user)
+        relay = self.relay_for(bot)
+        if leased:  # nothing was queued before it: send it now, without another round trip for a lease
+            await relay.deliver(leased[0])
+        else:
+            await relay.flush(CHANNEL, inbound.user)
         return reply
 
     async def send_text(

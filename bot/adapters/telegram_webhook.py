@@ -176,7 +176,6 @@ def listen(settings: Settings, host: str | None = None, port: int | None = None)
 async def register(settings: Settings, secret: str) -> None:
     """setWebhook and the command menus, once, before the workers start."""
     from bot.adapters.telegram_adapter import UPDATES, _register_commands, build_application
-
     from bot.content import load_content
     from bot.core.i18n import Strings
 

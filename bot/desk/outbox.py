@@ -80,6 +80,10 @@ class Relay:
         await self.run(self.outbox.failed, row["id"], reason, permanent=permanent, retry_in=self.retry_seconds)
         return False
 
+    async def deliver(self, row: Row) -> bool:
+        """Send one row the caller already holds the lease of (see `Outbox.enqueue_leased`)."""
+        return await self._deliver(self.senders[row["channel"]], row)
+
     async def flush(self, channel: str, target: str | None = None, limit: int = 1000) -> int:
         """Send what is due on `channel` (only for `target` if given) until nothing is left; returns rows sent."""
         sender = self.senders.get(channel)

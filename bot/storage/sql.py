@@ -284,6 +284,20 @@ class SqlOutbox(_Part):
         assert row is not None
         return int(row["id"])
 
+    def enqueue_leased(self, channel: str, target: str, payload: dict[str, Any], seconds: float = 30.0) -> Row | None:
+        """Enqueue a row already leased to the caller (who sends it right after the commit) when nothing is
+        queued before it for the target; else queue it normally and return None (the relay keeps the order)."""
+        now = self.db.clock()
+        row = self.db.one(
+            "INSERT INTO outbox (channel, target, payload, status, attempts, next_at, lease_until, created) "
+            "SELECT ?, ?, ?, CASE WHEN q.busy THEN 'pending' ELSE 'leased' END, 0, ?, CASE WHEN q.busy THEN NULL ELSE ? END, ? "
+            "FROM (SELECT EXISTS (SELECT 1 FROM outbox WHERE channel = ? AND target = ? AND status IN ('pending', 'leased')) AS busy) q "
+            "RETURNING *",
+            (channel, target, self.db.js(payload), self.db.ts(now), self.db.ts(now + seconds), self.db.ts(now), channel, target),
+        )
+        assert row is not None
+        return row if row["status"] == "leased" else None
+
     def lease(self, channel: str, *, target: str | None = None, limit: int = 50, seconds: float = 30.0) -> list[Row]:
         """The due rows at the head of each target's queue, leased for `seconds` (only one row per target)."""
         now = self.db.clock()
