@@ -4,6 +4,8 @@ moderator; bad arguments raise `Usage`."""
 
 from __future__ import annotations
 
+import math
+
 from bot.desk.desk import Desk
 
 USAGE = {
@@ -30,9 +32,9 @@ def parse_hours(arg: str) -> float:
     try:
         hours = float(arg) if arg.strip() else 24.0
     except ValueError:
-        raise Usage(USAGE["block"]) from None
+        hours = math.nan
     if not 0 < hours < 1e6:  # also refuses nan and inf
-        raise Usage(USAGE["block"] + " (hours > 0)")
+        raise Usage("HOURS must be a number above 0 (default 24)")
     return hours
 
 
