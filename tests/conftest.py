@@ -60,7 +60,7 @@ def postgres():
     server.stop()
 
 
-TABLES = "users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads"
+TABLES = "users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads, moderators, web_sessions, audit_log, daily_counts"
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -90,6 +90,42 @@ class BlockList(Protocol):
     def forget(self, user: str) -> None: ...
 
 
+class ModeratorStore(Protocol):
+    """Web desk accounts: a name and a password hash (never the password)."""
+
+    def add(self, name: str, password_hash: str) -> bool: ...  # False if the name is taken
+    def get(self, name: str) -> Row | None: ...
+    def list(self) -> list[Row]: ...
+    def set_password(self, name: str, password_hash: str) -> bool: ...
+    def remove(self, name: str) -> bool: ...  # their sessions go with them
+
+
+class SessionStore(Protocol):
+    """Web sessions, keyed by a hash of the cookie's token (a stolen database holds no usable cookie)."""
+
+    def create(self, token_hash: str, moderator: str, csrf: str) -> None: ...
+    def get(self, token_hash: str) -> Row | None: ...
+    def touch(self, token_hash: str) -> None: ...
+    def delete(self, token_hash: str) -> None: ...
+    def purge(self, seen_before: float) -> int: ...
+
+
+class AuditLog(Protocol):
+    """Every moderator action: who, what, when (and on which case)."""
+
+    def record(self, moderator: str, action: str, case_id: int | None, detail: str) -> None: ...
+    def recent(self, limit: int = 100) -> list[Row]: ...
+
+
+class Figures(Protocol):
+    """Aggregates for the desk's figures page: times and counts, never a message text."""
+
+    def bump(self, name: str, day: str, by: int = 1) -> None: ...  # a per-day counter
+    def counts(self, name: str, since_day: str) -> list[Row]: ...  # {day, n}
+    def case_times(self, since: float) -> list[Row]: ...  # {id, created, closed, first_reply}
+    def safety_times(self, since: float) -> list[Row]: ...  # {topic, at}
+
+
 class Storage(Protocol):
     """Every store on one database, plus its transactions."""
 
@@ -100,6 +136,10 @@ class Storage(Protocol):
     outbox: Outbox
     threads: ThreadMap
     blocks: BlockList
+    moderators: ModeratorStore
+    sessions: SessionStore
+    audit: AuditLog
+    figures: Figures
     url: str
 
     def clock(self) -> float: ...

@@ -400,6 +400,91 @@ class SqlBlocks(_Part):
         self.db.run('DELETE FROM blocks WHERE "user" = ?', (user,))
 
 
+class SqlModerators(_Part):
+    def add(self, name: str, password_hash: str) -> bool:
+        now = self.db.ts(self.db.clock())
+        return (
+            self.db.run(
+                "INSERT INTO moderators (name, password_hash, created, updated) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (name, password_hash, now, now),
+            )
+            == 1
+        )
+
+    def get(self, name: str) -> Row | None:
+        return self.db.one("SELECT * FROM moderators WHERE name = ?", (name,))
+
+    def list(self) -> list[Row]:
+        return self.db.rows("SELECT name, created, updated FROM moderators ORDER BY name")
+
+    def set_password(self, name: str, password_hash: str) -> bool:
+        with self.db.atomic():
+            changed = self.db.run(
+                "UPDATE moderators SET password_hash = ?, updated = ? WHERE name = ?",
+                (password_hash, self.db.ts(self.db.clock()), name),
+            )
+            self.db.run("DELETE FROM web_sessions WHERE moderator = ?", (name,))  # a new password logs out everywhere
+        return changed == 1
+
+    def remove(self, name: str) -> bool:
+        with self.db.atomic():
+            self.db.run("DELETE FROM web_sessions WHERE moderator = ?", (name,))
+            return self.db.run("DELETE FROM moderators WHERE name = ?", (name,)) == 1
+
+
+class SqlSessions(_Part):
+    def create(self, token_hash: str, moderator: str, csrf: str) -> None:
+        now = self.db.ts(self.db.clock())
+        self.db.run(
+            "INSERT INTO web_sessions (token_hash, moderator, csrf, created, seen) VALUES (?, ?, ?, ?, ?)",
+            (token_hash, moderator, csrf, now, now),
+        )
+
+    def get(self, token_hash: str) -> Row | None:
+        return self.db.one("SELECT * FROM web_sessions WHERE token_hash = ?", (token_hash,))
+
+    def touch(self, token_hash: str) -> None:
+        self.db.run("UPDATE web_sessions SET seen = ? WHERE token_hash = ?", (self.db.ts(self.db.clock()), token_hash))
+
+    def delete(self, token_hash: str) -> None:
+        self.db.run("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash,))
+
+    def purge(self, seen_before: float) -> int:
+        return self.db.run("DELETE FROM web_sessions WHERE seen < ?", (self.db.ts(seen_before),))
+
+
+class SqlAudit(_Part):
+    def record(self, moderator: str, action: str, case_id: int | None, detail: str) -> None:
+        self.db.run(
+            "INSERT INTO audit_log (moderator, action, case_id, detail, at) VALUES (?, ?, ?, ?, ?)",
+            (moderator, action, case_id, detail[:300], self.db.ts(self.db.clock())),
+        )
+
+    def recent(self, limit: int = 100) -> list[Row]:
+        return self.db.rows("SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,))
+
+
+class SqlFigures(_Part):
+    def bump(self, name: str, day: str, by: int = 1) -> None:
+        self.db.run(
+            "INSERT INTO daily_counts (day, name, n) VALUES (?, ?, ?) ON CONFLICT (day, name) DO UPDATE SET n = daily_counts.n + ?",
+            (day, name, by, by),
+        )
+
+    def counts(self, name: str, since_day: str) -> list[Row]:
+        return self.db.rows("SELECT day, n FROM daily_counts WHERE name = ? AND day >= ? ORDER BY day", (name, since_day))
+
+    def case_times(self, since: float) -> list[Row]:
+        return self.db.rows(
+            "SELECT c.id, c.created, c.closed, (SELECT min(m.at) FROM case_messages m WHERE m.case_id = c.id "
+            "AND m.author = 'moderator') AS first_reply FROM cases c WHERE c.created >= ? ORDER BY c.id",
+            (self.db.ts(since),),
+        )
+
+    def safety_times(self, since: float) -> list[Row]:
+        return self.db.rows("SELECT topic, at FROM safety_events WHERE at >= ? ORDER BY at", (self.db.ts(since),))
+
+
 class SqlStorage:
     """Every store on one `SqlDatabase` (see `bot.storage.base.Storage`)."""
 
@@ -413,6 +498,10 @@ class SqlStorage:
         self.outbox = SqlOutbox(db)
         self.threads = SqlThreads(db)
         self.blocks = SqlBlocks(db)
+        self.moderators = SqlModerators(db)
+        self.sessions = SqlSessions(db)
+        self.audit = SqlAudit(db)
+        self.figures = SqlFigures(db)
         if migrate:
             self.migrate()
 
