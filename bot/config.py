@@ -29,6 +29,9 @@ class Settings:
     telegram_rate_limit: bool = True  # PTB's AIORateLimiter (per process); off only against a fake Bot API
     outbox_lease_seconds: float = 30.0  # a row leased by a process that died is sent again after this
     webhook_relay: bool = True  # webhook workers also run the relay loop (off when a separate `influbot relay` runs)
+    claim_timeout_minutes: float = 15.0  # a claimed case with no reply this long goes back to the queue (0: never)
+    web_https: bool = False  # the web desk is served over https (behind a proxy): session cookie marked Secure
+    web_session_hours: float = 12.0  # a web session idle this long ends
     discord_token: str | None = None
     discord_guild_id: str | None = None
     discord_mod_channel_id: str | None = None
@@ -53,6 +56,9 @@ class Settings:
             telegram_rate_limit=env.get("INFLUBOT_TELEGRAM_RATE_LIMIT", "1") not in ("0", "false", "no"),
             outbox_lease_seconds=float(env.get("INFLUBOT_OUTBOX_LEASE_SECONDS", 30)),
             webhook_relay=env.get("INFLUBOT_WEBHOOK_RELAY", "1") not in ("0", "false", "no"),
+            claim_timeout_minutes=float(env.get("INFLUBOT_CLAIM_TIMEOUT_MINUTES", 15)),
+            web_https=env.get("INFLUBOT_WEB_HTTPS", "0") in ("1", "true", "yes"),
+            web_session_hours=float(env.get("INFLUBOT_WEB_SESSION_HOURS", 12)),
             discord_token=get("DISCORD_BOT_TOKEN"),
             discord_guild_id=get("DISCORD_GUILD_ID"),
             discord_mod_channel_id=get("DISCORD_MOD_CHANNEL_ID"),

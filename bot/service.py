@@ -53,12 +53,13 @@ class Service:
         db_path: str | Path | None = None,
         seed: int | None = None,
         surfaces: tuple[str, ...] = (),
-        moderators: Moderators | None = None,
+        moderators: Callable[[str], bool] | None = None,
         purge: bool = True,
+        store: Storage | None = None,
     ) -> Service:
         settings = settings or Settings.from_env()
         engine = build_engine(seed=seed)
-        store = open_storage(db_path if db_path is not None else settings.db_path)
+        store = store or open_storage(db_path if db_path is not None else settings.db_path)
         desk = Desk(
             store,
             engine.t,
@@ -67,6 +68,7 @@ class Service:
             show_names=settings.show_moderator_names,
             overdue_after=settings.overdue_minutes * 60,
             snippets=lambda lang: snippets(engine, lang),
+            audit=store.audit.record,
         )
         if purge:
             desk.purge(settings.retention_days)
@@ -107,6 +109,8 @@ class Service:
         parts, state = self.engine.handle(inbound, state)
         reply = Reply()
         reply.intent, reply.confidence = parts.intent, parts.confidence
+        if parts.unplaced:
+            self.store.figures.bump("faq_unplaced", time.strftime("%Y-%m-%d", time.gmtime(self.clock())))
         blocked = forgotten = False
         for part in parts:
             if isinstance(part, Referral):

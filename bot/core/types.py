@@ -98,6 +98,7 @@ class Reply(list):  # type: ignore[type-arg]
 
     intent: str | None = None
     confidence: float = 0.0
+    unplaced: bool = False  # the question matched no FAQ entry (counted per day for the desk's figures, no text)
 
 
 @dataclass

@@ -171,6 +171,7 @@ def fallback(engine: Engine, prediction: Prediction, state: State, reply: Reply)
         reply.append(engine.referrals.render("distress", lang, "concern", short=True))
         reply.append(Choices(t("after_referral", lang), (Choice(t("human_button", lang), "human:intake"),)))
         return
+    reply.unplaced = True
     state.misses += 1
     if state.misses >= MISSES_BEFORE_HUMAN:
         state.misses = 0

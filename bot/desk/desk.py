@@ -153,6 +153,21 @@ class Desk:
         self.case(case_id)
         return self.store.cases.release(case_id, moderator)
 
+    def release_stale(self, seconds: float) -> list[int]:
+        """Claimed cases whose moderator sent no reply within `seconds` of claiming go back to the queue."""
+        now, released = self.clock(), []
+        for case in self.store.cases.list():
+            if case["status"] != "claimed" or case["claimed"] is None or now - case["claimed"] < seconds:
+                continue
+            messages = self.store.cases.messages(case["id"])
+            if any(m["author"] == "moderator" and m["at"] >= case["claimed"] for m in messages):
+                continue
+            if self.store.cases.release(case["id"], case["claimed_by"]):
+                if self.audit:
+                    self.audit("system", "auto-release", case["id"], case["claimed_by"] or "")
+                released.append(case["id"])
+        return released
+
     def reply(self, moderator: str, case_id: int, text: str, name: str | None = None) -> None:
         self._check(moderator, "reply", case_id)
         user = self.case(case_id)["user"]
