@@ -1,4 +1,4 @@
-"""Command line: influbot chat | desk | run | bench | maintenance."""
+"""Command line: influbot chat | desk | web | moderator | run | bench | maintenance | relay | migrate."""
 
 from __future__ import annotations
 
@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="bring the database schema up to date (once, under a lock)")
     migrate.add_argument("--db")
     migrate.set_defaults(func=cmd_migrate)
+
+    from bot.web.serve import add_parsers
+
+    add_parsers(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""The moderator web desk (`influbot web`): queue, case pages, figures; accounts via `influbot moderator`."""
