@@ -153,7 +153,12 @@ class WebDesk:
         self.store.audit.record(f"{PREFIX}{name}", "login", None, client)
         response = RedirectResponse("/", status_code=303)
         response.set_cookie(
-            COOKIE, token, httponly=True, samesite="lax", secure=self.secure(request), max_age=int(self.settings.web_session_hours * 3600)
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="lax",
+            secure=self.secure(request),
+            max_age=int(self.settings.web_session_hours * 3600),
         )
         response.delete_cookie(LOGIN_CSRF, path="/login")
         return response
@@ -221,7 +226,9 @@ class WebDesk:
         try:
             context = self._case_context(session, int(request.path_params["case_id"]))
         except NotFound:
-            return self.render(request, "error.html", status=404, session=session, message=self.texts("no_case", self.lang(request)))
+            return self.render(
+                request, "error.html", status=404, session=session, message=self.texts("no_case", self.lang(request))
+            )
         snippets = self.desk.snippets(context["user_lang"])
         return self.render(
             request,
