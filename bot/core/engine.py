@@ -502,7 +502,8 @@ class Engine:
         entry = self.content.faq[faq_id]
         state.misses = 0
         state.last_faq = faq_id
-        reply.append(Text(f"{entry.answer[lang]}\n\n{self.t('source', lang)}: {entry.url}", source_url=entry.url, faq_id=faq_id))
+        url = entry.link(lang)
+        reply.append(Text(f"{entry.answer[lang]}\n\n{self.t('source', lang)}: {url}", source_url=url, faq_id=faq_id))
         related = [r for r in entry.related if r in self.content.faq][:3]
         if related and not state.quiz:
             reply.append(
