@@ -10,8 +10,9 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.content import Content, content_hash, load_content
-from bot.core.engine import Engine
 from bot.core.nlu import load_models
+from bot.core.pipeline import Engine
+from bot.core.safety_model import load_crisis_model
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
 from bot.store import SqliteStore, Store
@@ -20,11 +21,13 @@ from bot.store import SqliteStore, Store
 def build_engine(content: Content | None = None, seed: int | None = None, clock: Callable[[], float] = time.time) -> Engine:
     content = content or load_content()
     classifier, detector = load_models(content.training, content_hash(folders=("intents",)))
+    calm = [text for rows in content.training.values() for text, _ in rows]
+    crisis_model = load_crisis_model(content.safety_training, calm, content_hash(folders=("intents", "referrals")))
     if os.environ.get("INFLUBOT_NLU") == "rasa":  # optional Rasa server; the built-in model stays as fallback
         from bot.nlu_rasa import RasaClassifier
 
         classifier = RasaClassifier(os.environ.get("RASA_URL", "http://127.0.0.1:5005"), fallback=classifier)
-    return Engine(content, classifier, detector, seed=seed, clock=clock)
+    return Engine(content, classifier, detector, seed=seed, clock=clock, crisis_model=crisis_model)
 
 
 class Service:

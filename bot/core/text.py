@@ -30,6 +30,9 @@ CHAT_REWRITES: dict[str, str] = {
     "wa": "wat",
     "ne": "een",
     "mn": "mijn",
+    "zelfmrd": "zelfmoord",
+    "zlfmrd": "zelfmoord",
+    "zelfmoor": "zelfmoord",
     # French
     "j": "je",
     "jveux": "je veux",
@@ -48,12 +51,31 @@ CHAT_REWRITES: dict[str, str] = {
     "cant": "cannot",
     "wanna": "want to",
     "gonna": "going to",
+    "kms": "kill myself",
+    "kys": "kill yourself",
+    "unalive": "kill",
+    "sewerslide": "suicide",
+    "suicid": "suicide",
 }
 
 
+# Letters that NFKD does not take apart: "nœud", "sœur", "straße", "søster".
+_LIGATURES = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d"}
+)
+
+
 def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+def ascii_int(text: str) -> int | None:
+    """The number in a short answer such as "2", "2.", "(2)" or "#2"; only ASCII digits count ("²", "①" do not)."""
+    raw = text.strip().strip("().:#!? ")
+    if 0 < len(raw) <= 3 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
 
 
 def clean_input(text: str) -> str:
