@@ -217,6 +217,7 @@ class Helpline:
     unverified: bool
     source: str
     verified: dt.date
+    note: dict[str, str] = field(default_factory=dict)  # lang -> a few words after the name ("in Dutch")
 
 
 @dataclass(frozen=True)
@@ -344,6 +345,7 @@ def _load_helplines(root: Path) -> dict[str, Helpline]:
             unverified=bool(raw.get("unverified", False)),
             source=raw["source"],
             verified=raw["verified"],
+            note=raw.get("note") or {},
         )
     return lines
 

@@ -172,6 +172,48 @@ def test_quiz_items_fit_telegram_polls_and_agree_across_languages():
     assert not report(errors), report(errors)
 
 
+def quiz_items():
+    return [raw for path in yaml_files(ROOT / "knowledge" / "quiz") for raw in (load(path).get("items") or [])]
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_quiz_answer_length_gives_no_cue(lang):
+    """Test-wise users pick the longest (or, once that is fixed, never the longest) option: spread it like the
+    positions. Ties count as longest."""
+    items = quiz_items()
+    longest = shortest = 0
+    for raw in items:
+        lengths = [len(str(o)) for o in raw[lang]["options"]]
+        mine, others = lengths[raw["correct"]], lengths[: raw["correct"]] + lengths[raw["correct"] + 1 :]
+        longest += mine >= max(others)
+        shortest += mine < min(others)
+    assert longest <= 0.35 * len(items), f"{lang}: the correct option is the longest in {longest} of {len(items)} items"
+    assert shortest <= 0.35 * len(items), f"{lang}: the correct option is the shortest in {shortest} of {len(items)} items"
+    assert longest >= 0.1 * len(items), f"{lang}: the correct option is almost never the longest ({longest})"
+
+
+FR_COMMUNITY_LINES = ("Centre de Prévention du Suicide", "Télé-Accueil", "Écoute-Enfants", "Écoute Violences Conjugales")
+
+
+def test_french_chapter_5_practises_the_french_community_lines():
+    items = [raw for raw in quiz_items() if raw["id"].startswith("ch5_")]
+    texts = [" ".join([raw["fr"]["question"], *map(str, raw["fr"]["options"])]) for raw in items]
+    named = {line for text in texts for line in FR_COMMUNITY_LINES if line in text}
+    assert named == set(FR_COMMUNITY_LINES), f"missing in the French chapter 5: {set(FR_COMMUNITY_LINES) - named}"
+    assert sum(any(line in text for line in FR_COMMUNITY_LINES) for text in texts) >= 6
+    flemish_only = [raw["id"] for raw, text in zip(items, texts, strict=True) if "Zelfmoordlijn" in text]
+    assert not flemish_only, f"French items that still teach the Flemish suicide line: {flemish_only}"
+
+
+def test_chapter_5_links_the_safe_posting_entry():
+    """Chapter 5 is about helplines and safe posting: its items link that FAQ entry (branch `content` adds it)."""
+    faq_ids = {raw["id"] for _, raw in faq_entries()}
+    if "safe_posting" not in faq_ids:
+        pytest.skip("FAQ entry safe_posting not merged yet: chapter 5 still links influencer_faq")
+    wrong = [raw["id"] for raw in quiz_items() if raw["id"].startswith("ch5_") and raw["faq"] != "safe_posting"]
+    assert not wrong, f"chapter 5 items that should link safe_posting: {wrong}"
+
+
 # -- referrals -----------------------------------------------------------------------------------
 
 
