@@ -16,7 +16,7 @@ from bot.core.i18n import LANGS, Strings
 from bot.core.nlu import SYSTEM_INTENTS, IntentClassifier, LanguageDetector, Prediction
 from bot.core.referrals import Referrals
 from bot.core.safety import SafetyHit, SafetyRouter
-from bot.core.text import clean_input, normalize
+from bot.core.text import ascii_int, clean_input, normalize
 from bot.core.types import (
     Action,
     Choice,
@@ -36,7 +36,8 @@ SUGGEST_MIN = 0.12
 POPULAR = ("cert_price", "disclosure_labels", "cert_steps")
 PAYLOAD = re.compile(
     r"^(?:faq:[a-z0-9_]{1,40}|ans:[a-z0-9_]{1,20}:\d|quiz:(?:[1-9]|random|resume|menu)|cmd:[a-z]{1,12}"
-    r"|human:(?:start|intake)|lang:(?:nl|fr|en)|forget:(?:yes|no)|menu:faq)$"
+    r"|human:(?:start|intake)|lang:(?:nl|fr|en)|forget:(?:yes|no)|menu:faq)$",
+    re.ASCII,
 )
 
 # Command names per language, mapped to one canonical name.
@@ -202,8 +203,8 @@ class Engine:
         elif name == "quiz":
             if state.quiz and state.quiz.paused:
                 self._resume_quiz(state, reply)
-            elif arg.isdigit() and int(arg) in self.content.chapters:
-                self._start_quiz(state, reply, "quiz", int(arg))
+            elif ascii_int(arg) in self.content.chapters:
+                self._start_quiz(state, reply, "quiz", ascii_int(arg))
             else:
                 reply.append(self._chapter_menu(lang))
         elif name == "exam":
@@ -252,8 +253,9 @@ class Engine:
 
     def _choice(self, inbound: Inbound, text: str, raw: str, state: State, reply: Reply) -> bool:
         payload = inbound.payload if inbound.kind == "choice" else ""
-        if not payload and text.isdigit() and state.offered and not (state.quiz and not state.quiz.paused):
-            pick = int(text) - 1
+        number = ascii_int(text)
+        if not payload and number is not None and state.offered and not (state.quiz and not state.quiz.paused):
+            pick = number - 1
             if 0 <= pick < len(state.offered):
                 payload = state.offered[pick]
         if not payload:

@@ -7,6 +7,7 @@ import string
 from dataclasses import dataclass
 
 from bot.content import Content, QuizItem
+from bot.core.text import ascii_int
 from bot.core.types import QuizQuestion, QuizRun, State
 
 QUIZ_LENGTH = 8
@@ -73,8 +74,9 @@ def current(content: Content, run: QuizRun, lang: str) -> QuizQuestion:
 def parse_answer(text: str, question: QuizQuestion) -> int | None:
     """The shown position a typed answer picks: '2', 'b', 'B)', or the option text itself."""
     raw = text.strip().lower().rstrip(").:")
-    if raw.isdigit() and 1 <= int(raw) <= len(question.options):
-        return int(raw) - 1
+    number = ascii_int(raw)
+    if number is not None and 1 <= number <= len(question.options):
+        return number - 1
     if len(raw) == 1 and raw in LETTERS[: len(question.options)]:
         return LETTERS.index(raw)
     for pos, option in enumerate(question.options):
