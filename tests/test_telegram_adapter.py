@@ -369,7 +369,7 @@ async def test_serve_invalid_token_returns_2(settings, capsys):
 
     rec = RecordingRequest()
     rec.unauthorized = True
-    stub = SimpleNamespace(desk=SimpleNamespace(is_moderator=lambda who: False))
+    stub = SimpleNamespace(desk=SimpleNamespace(is_moderator=lambda who: False), urgency=lambda inbound: None, clock=lambda: 0.0)
     assert await serve(stub, settings, request=rec) == 2
     err = capsys.readouterr().err
     assert "token" in err.lower() and settings.telegram_token not in err
