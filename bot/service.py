@@ -108,7 +108,8 @@ class Service:
         if inbound.payload.startswith("human:") or (_command(text) or ("",))[0] == "human":
             return "human"
         if inbound.kind == "text" and text and not text.startswith("/"):
-            prediction = self.engine.classifier.predict(text[:4000])
+            local = getattr(self.engine.classifier, "fallback", self.engine.classifier)  # never a Rasa call on the loop
+            prediction = local.predict(text[:4000])
             if prediction.confident and prediction.intent == "human":
                 return "human"
         return None

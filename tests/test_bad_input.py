@@ -148,8 +148,8 @@ HOSTILE = [
     b"\xff\xfe",
     b"hoi \xc3(",
     b"\xed\xa0\x80",  # a surrogate encoded in UTF-8 (invalid)
-    '{"user": "\\ud800", "text": "hoi"}'.encode(),
-    '{"user": "a", "text": "hoi \\udfff"}'.encode(),
+    b'{"user": "\\ud800", "text": "hoi"}',
+    b'{"user": "a", "text": "hoi \\udfff"}',
     b'{"user": "a", "text": "\\u0000\\u0000"}',
     b"\x00\x00\x00",
     b"/start",
@@ -198,3 +198,13 @@ def test_desk_reply_with_undecodable_arguments(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     shown = subprocess.run([sys.executable, "-m", "bot", "desk", "show", "1"], capture_output=True, env=env)
     assert "hallo \ufffd\ufffd" in shown.stdout.decode()
+
+
+@pytest.mark.parametrize("payload", ["quiz:random\n", "quiz:1\n", "ans:x:1\n", "faq:cert_price\n", "quiz:٣", "ans:ch1_q01:٣"])
+def test_a_forged_payload_with_a_trailing_newline_or_odd_digit_is_expired(chat, caplog, payload):
+    """Found by the fuzz test: the payload regex's `$` also matched before a final newline, so 'quiz:random\\n'
+    reached int() and raised ValueError."""
+    chat.say("/quiz 1")
+    reply = chat.press(payload)
+    assert chat.service.engine.t("button_expired", "nl") in [getattr(p, "text", "") for p in reply]
+    assert "not handled" not in caplog.text

@@ -444,3 +444,38 @@ def test_message_content_intent_is_opt_in():
 
     assert not dc.intents(Settings.from_env({})).message_content
     assert dc.intents(Settings.from_env({"DISCORD_MESSAGE_CONTENT": "1"})).message_content
+
+
+async def test_an_unexpected_error_gets_an_apology(adapter, commands, service, monkeypatch, caplog):
+    def broken(inbound, state):
+        raise KeyError("geheime tekst")
+
+    monkeypatch.setattr(service.engine, "handle", broken)
+    inter = Fake(adapter, member(20))
+    await commands["vraag"].callback(inter, tekst="mijn geheime tekst")
+    inter.check_mentions()
+    assert inter.contents() == [service.engine.t("error_apology", "nl")]
+    assert "KeyError" in caplog.text and "geheime" not in caplog.text
+
+
+async def test_a_crisis_that_hits_an_error_still_gets_the_referral(adapter, commands, service, monkeypatch):
+    monkeypatch.setattr(service.engine, "handle", lambda inbound, state: 1 / 0)
+    inter = Fake(adapter, member(21))
+    await commands["vraag"].callback(inter, tekst="ik wil niet meer leven")
+    assert "1813" in inter.contents()[0] and service.engine.t("error_apology", "nl") in inter.contents()
+    assert all(kw.get("ephemeral") for _, kw in inter.sent), "a referral stays private in a server"
+
+
+async def test_dm_with_bad_input_and_a_failing_send(adapter, service, caplog):
+    channel = SimpleNamespace(id=9, send=AsyncMock())
+    for text in ("²", "/quiz ②", "hoi \ud800", "\x00" * 10):
+        await adapter.on_message(SimpleNamespace(id=next(_ids), author=member(22), content=text, channel=channel, guild=None))
+    assert channel.send.await_count >= 4
+    assert not any(service.engine.t("error_apology", "nl") == c.kwargs.get("content") for c in channel.send.await_args_list)
+    channel.send = AsyncMock(
+        side_effect=[discord.HTTPException(SimpleNamespace(status=500, reason="x"), "boom"), None, None, None]
+    )
+    await adapter.on_message(
+        SimpleNamespace(id=next(_ids), author=member(22), content="wat kost het?", channel=channel, guild=None)
+    )
+    assert "discord DM" in caplog.text

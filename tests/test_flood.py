@@ -269,3 +269,38 @@ def test_flood_control_is_not_on_the_console(tmp_path):
     assert len(out) == len(lines) and all(o["text"] for o in out)
     assert "20" in out[-2]["text"] and "/20" in out[-2]["text"], "the exam ended with a score"
     assert time.monotonic() - started < 60
+
+
+def test_d1_console_reproduction_every_line_reaches_the_case(tmp_path):
+    """reliability.md D1, its console reproduction: 7 of 12 lines typed to a moderator never reached the case."""
+    import os
+    import subprocess
+    import sys
+
+    lines = ["/mens", "/mens", "ik wil een moderator"] + [f"bericht {i} voor de moderator" for i in range(1, 13)]
+    env = {**os.environ, "INFLUBOT_DB": str(tmp_path / "f.db")}
+    chat = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--json"], input="\n".join(lines) + "\n", capture_output=True, text=True, env=env
+    )
+    assert all('"text": ""' not in line for line in chat.stdout.splitlines())
+    show = subprocess.run([sys.executable, "-m", "bot", "desk", "show", "1"], capture_output=True, text=True, env=env).stdout
+    assert all(f"bericht {i} voor de moderator" in show for i in range(1, 13)), show
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "expected"),
+    [
+        ("ik wil niet meer leven", "text", "crisis"),
+        ("je veux mourir", "text", "crisis"),
+        ("/mens", "text", "human"),
+        ("/human@influbot", "text", "human"),
+        ("ik wil met een mens praten", "text", "human"),
+        ("human:intake", "choice", "human"),
+        ("wat kost het certificaat?", "text", None),
+        ("/quiz", "text", None),
+        ("ans:x:1", "choice", None),
+    ],
+)
+def test_what_counts_as_urgent(service, text, kind, expected):
+    inbound = Inbound(user="tg:1", text=text if kind == "text" else "", kind=kind, payload=text if kind == "choice" else "")
+    assert service.urgency(inbound) == expected

@@ -103,27 +103,33 @@ FAILED = "Something went wrong; nothing was done (the error is logged)."
 RATE_LIMIT_RETRIES = 3  # a 429 from Telegram is waited out and retried, never a dropped reply
 
 
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Escape `text` for HTML and split it into pieces of at most `limit` characters, at paragraph boundaries."""
+    """Escape `text` for HTML and split it into pieces of at most `limit` UTF-16 units, at paragraph boundaries."""
     pieces: list[str] = []
     current = ""
     for para in text.split("\n\n"):
         escaped = html.escape(para)
-        if len(escaped) > limit:  # one huge paragraph: cut it without breaking an entity
+        if units(escaped) > limit:  # one huge paragraph: cut it without breaking an entity
             if current:
                 pieces.append(current)
                 current = ""
-            chunk = ""
+            chunk, size = "", 0
             for ch in para:
                 e = html.escape(ch)
-                if len(chunk) + len(e) > limit:
+                if size + units(e) > limit:
                     pieces.append(chunk)
-                    chunk = ""
+                    chunk, size = "", 0
                 chunk += e
+                size += units(e)
             current = chunk
             continue
         candidate = f"{current}\n\n{escaped}" if current else escaped
-        if len(candidate) > limit:
+        if units(candidate) > limit:
             pieces.append(current)
             current = escaped
         else:

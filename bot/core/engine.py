@@ -261,7 +261,7 @@ class Engine:
         if not payload:
             return False
         reply.intent, reply.confidence = f"choice:{payload.split(':')[0]}", 1.0
-        if not PAYLOAD.match(payload) or not self._apply_choice(payload, state, reply):
+        if not PAYLOAD.fullmatch(payload) or not self._apply_choice(payload, state, reply):
             reply.append(Text(self.t("button_expired", state.lang)))
             if state.quiz and not state.quiz.paused:
                 reply.append(quiz.current(self.content, state.quiz, state.lang))
