@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from bot.core.text import normalize
 
 LANGS = ("nl", "fr", "en")
 DATA_DIRS = ("intents", "knowledge", "referrals")
@@ -40,7 +43,7 @@ def content_hash(root: Path | None = None, folders: tuple[str, ...] = DATA_DIRS)
     root = root or data_root()
     digest = hashlib.sha256()
     for name in folders:
-        for path in yaml_files(root / name):
+        for path in sorted(p for p in (root / name).rglob("*") if p.suffix in (".yml", ".jsonl") and p.is_file()):
             digest.update(str(path.relative_to(root)).encode())
             digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -55,6 +58,10 @@ class FaqEntry:
     url: str
     reviewed: dt.date
     related: tuple[str, ...] = ()
+
+    def link(self, lang: str) -> str:
+        """The source link for a user reading `lang`."""
+        return self.url
 
 
 @dataclass(frozen=True)
@@ -81,6 +88,7 @@ class Chapter:
     number: int
     title: dict[str, str]
     items: tuple[QuizItem, ...]
+    keywords: frozenset[str] = frozenset()  # normalized words that name the chapter in any language
 
 
 @dataclass(frozen=True)
@@ -112,7 +120,9 @@ class Content:
     templates: dict[str, dict[str, dict[str, Any]]]
     lexicons: dict[str, dict[str, Any]]
     ui: dict[str, dict[str, str]]
+    menus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # menu name -> FAQ ids, in order
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
+    safety_training: list[dict[str, Any]] = field(default_factory=list)  # labelled crisis and calm messages
 
     @functools.cached_property
     def quiz_items(self) -> dict[str, QuizItem]:
@@ -128,6 +138,15 @@ def parse_examples(block: str) -> list[str]:
         if line.startswith("- "):
             out.append(line[2:].strip())
     return out
+
+
+def load_safety_training(root: Path) -> list[dict[str, Any]]:
+    """The crisis detector's labelled messages (referrals/training/*.jsonl; see its README)."""
+    rows: list[dict[str, Any]] = []
+    for path in sorted((root / "referrals" / "training").glob("*.jsonl")):
+        with path.open(encoding="utf-8") as lines:
+            rows.extend(json.loads(line) for line in lines if line.strip())
+    return rows
 
 
 def load_training(root: Path) -> dict[str, list[tuple[str, str]]]:
@@ -175,7 +194,9 @@ def _load_chapters(root: Path) -> dict[int, Chapter]:
             )
             for raw in doc["items"]
         )
-        chapters[number] = Chapter(number=number, title=doc["title"], items=items)
+        words = [*doc["title"].values(), *(w for words in (doc.get("keywords") or {}).values() for w in words)]
+        keywords = frozenset(w for phrase in words for w in normalize(phrase).split() if len(w) > 3)
+        chapters[number] = Chapter(number=number, title=doc["title"], items=items, keywords=keywords)
     return dict(sorted(chapters.items()))
 
 
@@ -218,5 +239,7 @@ def load_content(root: Path | None = None) -> Content:
         templates=templates,
         lexicons=lexicons,
         ui=load_yaml(root / "knowledge" / "ui.yml"),
+        menus={name: tuple(ids) for name, ids in load_yaml(root / "knowledge" / "menus.yml").items()},
         training=load_training(root),
+        safety_training=load_safety_training(root),
     )

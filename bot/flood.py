@@ -128,7 +128,7 @@ class FloodGate:
             mergeable and inbound.kind == "text" and not inbound.text.lstrip().startswith("/"),
             on_wait,
         )
-        if user.queue or user.window.due(item.sent_at) > now:  # it would wait: is it urgent?
+        if self._would_wait(user, item, now):  # only then does urgency matter (otherwise it goes in order, now)
             item.urgency = self._urgency(inbound)
         if item.urgency == "crisis":  # never waits, goes before whatever is waiting, and is not counted
             return asyncio.ensure_future(self._run(item.handle, item.inbound))
@@ -142,6 +142,11 @@ class FloodGate:
         if user.worker is None or user.worker.done():
             user.worker = asyncio.ensure_future(self._drain(user))
         return item.done
+
+    def _would_wait(self, user: _User, item: _Waiting, now: float) -> bool:
+        """Whether the window, with what is queued ahead, holds this message back."""
+        recent = sum(1 for t in user.window.times if t > now - self.seconds)
+        return user.sleeping or recent + len(user.queue) >= self.limit or user.window.due(item.sent_at) > now
 
     def _urgency(self, inbound: Inbound) -> Urgency:
         try:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.content import Content, content_hash, load_content
-from bot.core.engine import Engine, _command
+from bot.core import commands
 from bot.core.nlu import load_models
+from bot.core.pipeline import Engine
+from bot.core.safety_model import load_crisis_model
 from bot.core.text import clean_input, valid_unicode
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
@@ -35,11 +37,13 @@ def build_engine(
     content = content or load_content()
     settings = settings or Settings.from_env()
     classifier, detector = load_models(content.training, content_hash(folders=("intents",)))
+    calm = [text for rows in content.training.values() for text, _ in rows]
+    crisis_model = load_crisis_model(content.safety_training, calm, content_hash(folders=("intents", "referrals")))
     if settings.nlu == "rasa":  # optional Rasa server; the built-in model stays as fallback
         from bot.nlu_rasa import RasaClassifier
 
         classifier = RasaClassifier(settings.rasa_url, fallback=classifier)
-    return Engine(content, classifier, detector, seed=seed, clock=clock)
+    return Engine(content, classifier, detector, seed=seed, clock=clock, crisis_model=crisis_model)
 
 
 class Service:
@@ -92,7 +96,7 @@ class Service:
             text = clean_input(inbound.text)
             hit = self.engine.safety.detect(text) if text and inbound.kind == "text" else None
             if hit:
-                referral = self.engine.referrals.render(hit.topic, lang, hit.severity)
+                referral = self.engine.referrals.render(hit.topic, lang, hit.severity, about=hit.about)
                 reply.append(referral)
                 self.store.record_safety(inbound.user, referral.topic, referral.severity, inbound.channel)
         except Exception as exc:  # noqa: BLE001 - the referral is in the reply before the store is tried
@@ -105,7 +109,7 @@ class Service:
         text = clean_input(inbound.text)
         if inbound.kind == "text" and text and self.engine.safety.detect(text):
             return "crisis"
-        if inbound.payload.startswith("human:") or (_command(text) or ("",))[0] == "human":
+        if inbound.payload.startswith("human:") or (commands.parse(text) or ("",))[0] == "human":
             return "human"
         if inbound.kind == "text" and text and not text.startswith("/"):
             local = getattr(self.engine.classifier, "fallback", self.engine.classifier)  # never a Rasa call on the loop

@@ -259,8 +259,9 @@ def test_long_text_is_split():
     assert "".join(pieces).replace("\n", "") == text.replace("\n", "")
 
 
-async def test_translator_localizes_names():
-    tr = dc.Translator()
+async def test_translator_localizes_names(engine):
+    """Command names come from the core's one command table (the same table feeds Telegram's menu)."""
+    tr = dc.Translator(dc.command_translations(engine.t))
     assert await tr.translate(app_commands.locale_str("vraag"), discord.Locale.french, None) == "question"
     assert await tr.translate(app_commands.locale_str("voortgang"), discord.Locale.american_english, None) == "progress"
     assert await tr.translate(app_commands.locale_str("voortgang"), discord.Locale.dutch, None) is None

@@ -304,3 +304,10 @@ def test_d1_console_reproduction_every_line_reaches_the_case(tmp_path):
 def test_what_counts_as_urgent(service, text, kind, expected):
     inbound = Inbound(user="tg:1", text=text if kind == "text" else "", kind=kind, payload=text if kind == "choice" else "")
     assert service.urgency(inbound) == expected
+
+
+async def test_under_the_limit_a_crisis_keeps_its_place():
+    """Jumping the queue is for a crisis that would wait; a few quick messages are answered in the order written."""
+    h = Harness(urgency=lambda inbound: "crisis" if "leven" in inbound.text else None)
+    await asyncio.gather(h.submit("/start"), h.submit("wat kost het?"), h.submit("ik wil niet meer leven"))
+    assert h.texts() == ["/start", "wat kost het?", "ik wil niet meer leven"]

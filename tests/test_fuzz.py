@@ -23,7 +23,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.config import Settings
-from bot.core.engine import COMMANDS, PAYLOAD
+from bot.core.commands import NAMES as COMMANDS
+from bot.core.flows import PAYLOAD
 from bot.core.render import plain
 from bot.core.types import Inbound, State
 from bot.desk import Desk
@@ -38,7 +39,8 @@ SETUP: dict[str, list[str]] = {
     "idle": [],
     "menu": ["/start"],
     "quiz": ["/quiz 1"],
-    "quiz_paused": ["/quiz 3", "ik wil niet meer leven"],
+    "quiz_paused": ["/quiz 3", "/mens", "press:faq:cert_price"],
+    "quiz_after_referral": ["/quiz 4", "ik wil niet meer leven"],
     "exam": ["/examen", "a", "b"],
     "review": ["/quiz 2", *["d"] * 8, "/herhaal"],
     "deflect": ["/mens"],

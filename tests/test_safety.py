@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bot.core.referrals import Referrals
 from bot.core.safety import TOPICS
-from bot.core.types import Inbound, Referral, State
+from bot.core.types import Choices, Inbound, Referral, State
 from tests.conftest import DATA, digits, phone_like
 
 EVAL = [json.loads(line) for line in (DATA / "safety_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -106,16 +106,18 @@ def test_safety_event_stores_topic_and_time_never_text(chat, service):
     assert "snij" not in json.dumps(events)
 
 
-def test_mid_quiz_referral_first_then_quiz_waits_and_resumes(chat):
+@pytest.mark.parametrize("answer", ["c", "2", "a"])
+def test_mid_quiz_referral_first_then_the_next_answer_counts(chat, answer):
+    """Issue 12: after a referral in a quiz the next "c" or "2" answers the same question ("a" is no goodbye)."""
     chat.say("/quiz")
     chat.press("quiz:3")
-    asked = chat.state.quiz.items[0]
     reply = chat.say("ik snij mezelf")
     assert isinstance(reply[0], Referral)
-    assert chat.state.quiz.paused and chat.state.quiz.index == 0
-    resumed = chat.press("quiz:resume")
-    assert any(getattr(p, "item_id", None) == asked for p in resumed)
-    assert not chat.state.quiz.paused
+    assert not any(isinstance(p, Choices) for p in reply)  # no numbered choice competes with the answer
+    assert chat.state.quiz.index == 0
+    reply = chat.say(answer)
+    assert reply.intent == "quiz_answer"
+    assert chat.state.quiz.index == 1 and len(chat.state.quiz.answers) == 1
 
 
 def test_referral_during_intake_keeps_the_form(chat):

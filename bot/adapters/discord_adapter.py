@@ -22,6 +22,8 @@ import discord
 from discord import app_commands
 
 from bot.config import Settings
+from bot.core import commands
+from bot.core.i18n import Strings
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
 from bot.core.text import valid_unicode
@@ -72,7 +74,7 @@ LOCAL: dict[str, dict[str, str]] = {
 }
 
 # Slash command names/descriptions: Dutch is the default, these are the localizations.
-TRANSLATIONS: dict[str, dict[str, str]] = {
+TRANSLATIONS: dict[str, dict[str, str]] = {  # the user commands come from bot.core.commands.TABLE
     "faq": {"fr": "faq", "en": "faq"},
     "Antwoord op een veelgestelde vraag": {"fr": "Réponse à une question fréquente", "en": "Answer to a frequent question"},
     "vraag": {"fr": "question", "en": "question"},
@@ -80,23 +82,9 @@ TRANSLATIONS: dict[str, dict[str, str]] = {
     "Stel een vraag in je eigen woorden": {"fr": "Posez une question avec vos mots", "en": "Ask a question in your own words"},
     "tekst": {"fr": "texte", "en": "text"},
     "Je vraag of bericht": {"fr": "Votre question ou message", "en": "Your question or message"},
-    "quiz": {"fr": "quiz", "en": "quiz"},
-    "Oefenen per hoofdstuk": {"fr": "S'entraîner par chapitre", "en": "Practise per chapter"},
     "hoofdstuk": {"fr": "chapitre", "en": "chapter"},
     "Welk hoofdstuk?": {"fr": "Quel chapitre ?", "en": "Which chapter?"},
     "willekeurig": {"fr": "au hasard", "en": "random"},
-    "examen": {"fr": "examen", "en": "exam"},
-    "Examensimulatie": {"fr": "Simulation d'examen", "en": "Exam simulation"},
-    "voortgang": {"fr": "progression", "en": "progress"},
-    "Je scores": {"fr": "Vos scores", "en": "Your scores"},
-    "hulplijnen": {"fr": "lignes", "en": "helplines"},
-    "Hulp bij zware dingen": {"fr": "Aide pour les moments difficiles", "en": "Help with hard things"},
-    "mens": {"fr": "humain", "en": "human"},
-    "Praat met een moderator": {"fr": "Parler à un modérateur", "en": "Talk to a moderator"},
-    "taal": {"fr": "langue", "en": "language"},
-    "Taal kiezen": {"fr": "Choisir la langue", "en": "Choose a language"},
-    "vergeet": {"fr": "oublier", "en": "forget"},
-    "Je gegevens wissen": {"fr": "Effacer vos données", "en": "Delete your data"},
     "Escaleer naar moderators": {"fr": "Escalader aux modérateurs", "en": "Escalate to moderators"},
     "Open case": {"fr": "Ouvrir un dossier", "en": "Open case"},
 }
@@ -134,6 +122,15 @@ def chunks(text: str, limit: int = MAX_MESSAGE) -> list[str]:
         text = text[cut:].lstrip("\n")
     if text or not out:
         out.append(text)
+    return out
+
+
+def command_translations(strings: Strings) -> dict[str, dict[str, str]]:
+    """Names and descriptions of the user commands per language, from the core's one command table."""
+    out: dict[str, dict[str, str]] = {}
+    for canon, names in commands.TABLE.items():
+        out[names["nl"]] = {lang: names[lang] for lang in ("fr", "en")}
+        out[strings(f"cmd_{canon}", "nl")] = {lang: strings(f"cmd_{canon}", lang) for lang in ("fr", "en")}
     return out
 
 
@@ -204,7 +201,8 @@ class DiscordAdapter:
         # The one flood control (shared with Telegram's design): nothing is refused, a crisis never waits.
         self.gate = FloodGate(settings.flood_messages, settings.flood_seconds, service.urgency, clock=service.clock)
         self.client: Any = None
-        self.translations: dict[str, dict[str, str]] = {}  # content-derived localizations (chapter titles)
+        # content-derived localizations: command names and descriptions, chapter titles
+        self.translations: dict[str, dict[str, str]] = command_translations(service.engine.t)
         previous = self.desk.is_moderator
         if not getattr(previous, "_discord_wrapped", False):
 

@@ -36,6 +36,7 @@ from telegram.request import BaseRequest
 
 from bot import logs
 from bot.config import Settings
+from bot.core import commands
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
 from bot.core.text import valid_unicode
@@ -54,49 +55,6 @@ MAX_CALLBACK = 64
 ADMIN_CACHE_SECONDS = 300.0
 POLL_SECONDS = 1.0
 LANGS = ("nl", "fr", "en")
-
-# Commands shown in Telegram's "/" menu, per language (the core understands all of them in every language).
-MENU_COMMANDS: dict[str, list[tuple[str, str]]] = {
-    "nl": [
-        ("start", "Menu"),
-        ("hulp", "Wat kan ik?"),
-        ("quiz", "Oefenen per hoofdstuk"),
-        ("examen", "Examensimulatie"),
-        ("voortgang", "Je scores"),
-        ("herhaal", "Foute vragen opnieuw"),
-        ("hulplijnen", "Hulp bij zware dingen"),
-        ("mens", "Praat met een moderator"),
-        ("taal", "Taal kiezen"),
-        ("stop", "Stoppen"),
-        ("vergeet", "Je gegevens wissen"),
-    ],
-    "fr": [
-        ("start", "Menu"),
-        ("aide", "Ce que je sais faire"),
-        ("quiz", "S'entraîner par chapitre"),
-        ("examen", "Simulation d'examen"),
-        ("progression", "Vos scores"),
-        ("revision", "Revoir les erreurs"),
-        ("lignes", "Lignes d'aide"),
-        ("humain", "Parler à un modérateur"),
-        ("langue", "Choisir la langue"),
-        ("stop", "Arrêter"),
-        ("oublier", "Effacer vos données"),
-    ],
-    "en": [
-        ("start", "Menu"),
-        ("help", "What I can do"),
-        ("quiz", "Practise per chapter"),
-        ("exam", "Exam simulation"),
-        ("progress", "Your scores"),
-        ("review", "Retry wrong answers"),
-        ("helplines", "Help with hard things"),
-        ("human", "Talk to a moderator"),
-        ("language", "Choose language"),
-        ("stop", "Stop"),
-        ("forget", "Delete your data"),
-    ],
-}
 
 NOT_MODERATOR = "Only moderators can act on cases here."
 FAILED = "Something went wrong; nothing was done (the error is logged)."
@@ -586,8 +544,9 @@ def adapter_of(app: Application) -> TelegramAdapter:
 
 
 async def _register_commands(app: Application) -> None:
-    for lang, commands in MENU_COMMANDS.items():
-        cmds = [BotCommand(name, desc) for name, desc in commands]
+    strings = adapter_of(app).service.engine.t
+    for lang in LANGS:
+        cmds = [BotCommand(name, desc) for name, desc in commands.menu(strings, lang)]
         with contextlib.suppress(TelegramError):
             await app.bot.set_my_commands(cmds, language_code=lang)
             if lang == "nl":

@@ -13,6 +13,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -78,13 +79,19 @@ class IntentClassifier:
         vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[idx]
         return idx, vals / np.linalg.norm(vals)
 
-    def predict(self, text: str, top: int = 3) -> Prediction:
+    def probabilities(self, text: str) -> np.ndarray | None:
+        """P(class) for every class, in `classes` order; None when no feature of the text is known."""
         idx, vals = self._vector(normalize(text))
         if idx.size == 0:
-            return Prediction("out_of_scope", 0.0, (("out_of_scope", 0.0),))
+            return None
         logits = vals @ self.weights[idx] + self.bias
         probs = np.exp(logits - logits.max())
-        probs /= probs.sum()
+        return probs / probs.sum()
+
+    def predict(self, text: str, top: int = 3) -> Prediction:
+        probs = self.probabilities(text)
+        if probs is None:
+            return Prediction("out_of_scope", 0.0, (("out_of_scope", 0.0),))
         order = np.argsort(-probs)[:top]
         ranking = tuple((self.classes[i], float(probs[i])) for i in order)
         return Prediction(ranking[0][0], ranking[0][1], ranking)
@@ -174,16 +181,28 @@ def cache_dir() -> Path:
     return Path(base) / "influbot"
 
 
+def classifier_arrays(model: IntentClassifier) -> dict[str, np.ndarray]:
+    """A classifier as named arrays, for np.savez."""
+    return {
+        "idf": model.idf,
+        "weights": model.weights,
+        "bias": model.bias,
+        "classes": np.array(model.classes),
+        "vocab": np.array(sorted(model.vocab, key=model.vocab.__getitem__)),
+    }
+
+
+def classifier_from(z: Any) -> IntentClassifier:
+    vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
+    return IntentClassifier(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
+
+
 def save_models(path: Path, model: IntentClassifier, detector: LanguageDetector) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.npz")
     np.savez(
         tmp,
-        idf=model.idf,
-        weights=model.weights,
-        bias=model.bias,
-        classes=np.array(model.classes),
-        vocab=np.array(sorted(model.vocab, key=model.vocab.__getitem__)),
+        **classifier_arrays(model),
         langs=np.array(detector.langs),
         lang_vocab=np.array(detector.vocab),
         lang_logp=detector.logp,
@@ -193,9 +212,7 @@ def save_models(path: Path, model: IntentClassifier, detector: LanguageDetector)
 
 def read_models(path: Path) -> tuple[IntentClassifier, LanguageDetector]:
     with np.load(path, allow_pickle=False) as z:
-        vocab = {f: i for i, f in enumerate(z["vocab"].tolist())}
-        model = IntentClassifier(vocab, z["idf"], z["weights"], z["bias"], z["classes"].tolist())
-        return model, LanguageDetector(z["langs"].tolist(), z["lang_vocab"].tolist(), z["lang_logp"])
+        return classifier_from(z), LanguageDetector(z["langs"].tolist(), z["lang_vocab"].tolist(), z["lang_logp"])
 
 
 def load_models(training: dict[str, list[tuple[str, str]]], fingerprint: str) -> tuple[IntentClassifier, LanguageDetector]:

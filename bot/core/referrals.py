@@ -23,8 +23,12 @@ class Referrals:
         ids = [i for i in self.content.routes[topic][community(lang)] if i != EMERGENCY]
         return [EMERGENCY, *ids] if acute or topic == "acute_danger" else [*ids, EMERGENCY]
 
-    def line(self, line: Helpline, lang: str) -> str:
+    def line(self, line: Helpline, lang: str, compact: bool = False) -> str:
+        """One helpline as a bullet: how to reach it and, unless compact, whether it is free and open now."""
         t = self.t
+        if compact:
+            reach = t("ref_call", lang, number=line.number) if line.number and not line.unverified else line.website
+            return f"• {line.name}: {reach}"
         bits = []
         if line.number:
             bits.append(t("ref_call", lang, number=line.number))
@@ -46,22 +50,26 @@ class Referrals:
         """Resolve {helpline_id.field} placeholders from the registry."""
         return text.format(**self.content.helplines)
 
-    def render(self, topic: str, lang: str, severity: str = "high", short: bool = False) -> Referral:
-        tpl = self.content.templates[topic][lang]
-        acute = severity == "acute"
-        ids = self.route(topic, lang, acute)
-        emergency = self.content.helplines[EMERGENCY]
-        danger = self.t("ref_emergency", lang, number=emergency.number)
-        if short:
-            text = f"{self.fill(tpl['short'])}\n{danger}"
+    def render(self, topic: str, lang: str, severity: str = "high", short: bool = False, about: str = "") -> Referral:
+        """The referral text for a topic. A creator asking about a follower gets the follower topic's lines
+        (`about`) and, where the template has one, the guidance and copyable reply for that topic."""
+        tpl = dict(self.content.templates[topic][lang])
+        line_topic = about if topic == "creator_follower" and about in self.content.routes else topic
+        if line_topic != topic:
+            tpl.update((tpl.get("by_topic") or {}).get(about) or {})
+        acute = severity == "acute" or topic == "acute_danger"
+        ids = self.route(line_topic, lang, acute)
+        danger = self.t("ref_emergency", lang, number=self.content.helplines[EMERGENCY].number)
+        lines = [self.line(self.content.helplines[i], lang, compact=short) for i in ids if i != EMERGENCY]
+        if short:  # within the cooldown: one sentence, but every line of the topic still there
+            text = "\n".join([self.fill(tpl["short"]), *lines, danger])
             return Referral(topic, severity, tuple(ids), text, short=True)
-        lines = [self.line(self.content.helplines[i], lang) for i in ids if i != EMERGENCY]
         blocks = [self.fill(tpl["intro"])]
         if tpl.get("guidance"):
             blocks.append("\n".join(f"• {self.fill(g)}" for g in tpl["guidance"]))
         if tpl.get("copy"):
             blocks.append(f"{self.t('ref_copy_label', lang)}\n{self.fill(tpl['copy'])}")
-        if acute or topic == "acute_danger":
+        if acute:
             blocks.insert(1, danger)
             blocks.append("\n".join(lines))
         else:

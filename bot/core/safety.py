@@ -7,11 +7,14 @@ Exclusions (figurative use, negation) are patterns whose words are masked before
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.safety_model import CrisisModel, join_context
 from bot.core.text import normalize
 
 SEVERITIES = ("concern", "high", "acute")
@@ -39,8 +42,9 @@ _MASK = "_"
 class SafetyHit:
     topic: str
     severity: str
-    phrase: str
+    phrase: str  # the lexicon pattern, or "model" / "context" for the learned detector
     lang: str
+    about: str = ""  # creator_follower: the follower's topic, which decides the helplines
 
     @property
     def acute(self) -> bool:
@@ -156,6 +160,8 @@ class SafetyRouter:
         self.phrases: list[_Phrase] = []
         self.creator_words: list[re.Pattern[str]] = []  # follower, fan, abonné ...
         self.help_seeking: list[re.Pattern[str]] = []  # "wat moet ik doen", "how do I help" ...
+        self.low_mood: list[str] = []  # first-person distress that no phrase names: "ik voel me zo alleen"
+        self.acute_cues: list[str] = []  # means or a time: "vanavond", "pillen liggen klaar", "on the roof"
         exclusions: list[str] = []
         for lang, lex in lexicons.items():
             for raw in lex.get("phrases") or []:
@@ -163,6 +169,8 @@ class SafetyRouter:
             exclusions.extend(lex.get("exclusions") or [])
             self.creator_words += [compile_pattern(p) for p in lex.get("creator_words") or []]
             self.help_seeking += [compile_pattern(p) for p in lex.get("help_seeking") or []]
+            self.low_mood += lex.get("low_mood") or []
+            self.acute_cues += lex.get("acute_cues") or []
         self.exclusions = exclusions  # compiled on first use: start-up stays fast
         self.phrase_index = PatternIndex([p.source for p in self.phrases])
         self.exclusion_index = PatternIndex(exclusions)
@@ -191,8 +199,20 @@ class SafetyRouter:
             return None
         best = max(hits, key=_rank)
         if best.topic in ABOUT_FOLLOWER and not best.acute and self._about_follower(norm):
-            return SafetyHit("creator_follower", best.severity, best.phrase, best.lang)
+            return SafetyHit("creator_follower", best.severity, best.phrase, best.lang, about=best.topic)
+        if best.topic == "creator_follower" and not best.about:
+            about = max((h for h in hits if h.topic in ABOUT_FOLLOWER), key=_rank, default=None)
+            return SafetyHit(best.topic, best.severity, best.phrase, best.lang, about=about.topic if about else "")
         return best
+
+    def distressed(self, text: str) -> bool:
+        """First-person low mood ("ik kan niet meer", "nobody gets me"): a warm reply, not the out-of-scope text."""
+        norm = normalize(text)
+        return bool(norm) and any(compile_pattern(p).search(norm) for p in self.low_mood)
+
+    def acute_cue(self, text: str) -> bool:
+        norm = normalize(text)
+        return any(compile_pattern(p).search(norm) for p in self.acute_cues)
 
     def _about_follower(self, norm: str) -> bool:
         return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)
@@ -207,3 +227,53 @@ def _rank(hit: SafetyHit) -> tuple[int, int, int, int, int]:
         len(hit.phrase.split()),
         -TOPICS.index(hit.topic),
     )
+
+
+# -- the union: lexicon, learned model, conversation ----------------------------------------------
+
+MODEL_THRESHOLD = 0.7  # P(crisis) for a referral from the model alone (calibrated on the dev set, see README)
+CONTEXT_THRESHOLD = 0.8  # the same, read together with the previous messages
+DISTRESS_THRESHOLD = 0.3  # below a referral, a warm reply when the bot did not understand the message
+LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
+
+
+class CrisisDetector:
+    """Either layer firing gives the referral: the lexicon (precise, explainable) or the learned model (wording it
+    never saw). The previous messages count too, unless a referral was just given."""
+
+    def __init__(self, router: SafetyRouter, model: CrisisModel | None = None):
+        self.router = router
+        self.model = model
+
+    def detect(self, text: str, before: Sequence[str] = ()) -> SafetyHit | None:
+        hit = self.router.detect(text) or self._learned(text, before)
+        if hit and hit.severity != "acute" and self._acute(hit, text, before):
+            hit = dataclasses.replace(hit, severity="acute")
+        return hit
+
+    def _learned(self, text: str, before: Sequence[str]) -> SafetyHit | None:
+        if self.model is None or not normalize(text):
+            return None
+        score = self.model.score(text)
+        source = "model"
+        if score.probability < MODEL_THRESHOLD and before:
+            score, source = self.model.score(join_context(list(before), text)), "context"
+            if score.probability < CONTEXT_THRESHOLD:
+                return None
+        elif score.probability < MODEL_THRESHOLD:
+            return None
+        about = self.model.about(text) if score.topic == "creator_follower" else ""
+        return SafetyHit(score.topic, "high", source, "", about=about)
+
+    def _acute(self, hit: SafetyHit, text: str, before: Sequence[str]) -> bool:
+        topic = hit.about or hit.topic
+        return topic in LIFE_TOPICS and hit.topic != "creator_follower" and self.router.acute_cue(" ".join([*before[-1:], text]))
+
+    def distressed(self, text: str) -> bool:
+        """First-person distress that is not a crisis referral: a warm reply with the general lines."""
+        if self.router.distressed(text):
+            return True
+        return self.model is not None and bool(normalize(text)) and self.model.score(text).probability >= DISTRESS_THRESHOLD
+
+    def matches(self, text: str) -> list[SafetyHit]:
+        return self.router.matches(text)

@@ -10,7 +10,6 @@ _REPEATS = re.compile(r"([a-z])\1{2,}")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
-_ASCII_INT = re.compile(r"[0-9]{1,9}")
 
 # Chat spellings rewritten word by word (after lowercasing and accent removal).
 CHAT_REWRITES: dict[str, str] = {
@@ -69,18 +68,17 @@ def valid_unicode(text: str) -> str:
     return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
+def ascii_int(text: str) -> int | None:
+    """The number in a short answer such as "2", "2.", "(2)" or "#2"; only ASCII digits count ("²", "①" do not)."""
+    raw = text.strip().strip("().:#!? ")
+    if 0 < len(raw) <= 3 and raw.isascii() and raw.isdigit():
+        return int(raw)
+    return None
+
+
 def clean_input(text: str) -> str:
     """Valid Unicode without control characters or surrounding white space, from user text."""
     return _CONTROL.sub(" ", valid_unicode(text)).strip()
-
-
-def ascii_int(text: str) -> int | None:
-    """The number `text` spells in ASCII digits (at most 9 of them), else None.
-
-    `str.isdigit()` is also true for "²", "①" and other digits that `int()` refuses, and `int()` refuses more than
-    4,300 digits, so typed numbers are read with this instead: "2" -> 2; "²", "①", "٣", "2.5", "" -> None.
-    """
-    return int(text) if _ASCII_INT.fullmatch(text) else None
 
 
 @functools.lru_cache(maxsize=4096)

@@ -121,6 +121,7 @@ class State:
     quiz: QuizRun | None = None
     misses: int = 0
     last_faq: str | None = None
+    last_question: str | None = None  # the last question read by the classifier, for follow-ups
     flow: str | None = None  # deflect, intake, forget
     flow_data: dict[str, Any] = field(default_factory=dict)
     case_id: int | None = None
@@ -129,6 +130,7 @@ class State:
     exams: list[dict[str, Any]] = field(default_factory=list)
     review: dict[str, int] = field(default_factory=dict)  # item id -> right answers still needed
     offered: list[str] = field(default_factory=list)  # payloads of the last choices, pickable by number
+    recent: list[str] = field(default_factory=list)  # the user's last few messages (cut short; deleted by /vergeet)
 
     def copy(self) -> State:
         """A copy that shares nothing mutable with this state (cheaper than a deep copy)."""
@@ -144,6 +146,7 @@ class State:
             exams=list(self.exams),
             review=dict(self.review),
             offered=list(self.offered),
+            recent=list(self.recent),
         )
 
     def to_dict(self) -> dict[str, Any]:

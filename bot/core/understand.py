@@ -1,0 +1,204 @@
+"""Understanding: answer the likely question first, offer a menu only when two are close, read follow-ups in context."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from bot.core import commands, flows, practice, texts
+from bot.core.nlu import SYSTEM_INTENTS, Prediction
+from bot.core.text import normalize
+from bot.core.types import Choice, Choices, Reply, State, Text
+
+if TYPE_CHECKING:
+    from bot.core.pipeline import Engine, Turn
+
+ANSWER_MIN = 0.45  # answer the best FAQ candidate at or above this probability ...
+CLEAR_MARGIN = 0.15  # ... when it leads the runner-up by this much; otherwise show both
+MENU_MIN = 0.15  # a candidate below this is not worth offering
+ALT_MIN = 0.12  # "Niet wat je zocht?" alternatives under an answer
+MISSES_BEFORE_HUMAN = 2
+FOLLOW_UP_WORDS = 7
+_FOLLOW_UP = re.compile(
+    r"^(?:en|and|et|ook|aussi|also|maar|mais|but|what about|wat met|wat als|et si|and if|en als|en voor|et pour|and for|"
+    r"en op|et sur|and on|en bij|geldt|is dat|c est|en wat|et quoi|and what|pour|voor|op|sur|on|in)\b"
+)
+QUIZ_WORDS = re.compile(r"\b(?:quiz|oefen\w*|hoofdstuk|chapitre|chapter|entrainer|practi[cs]e)\b")
+ACKS = {
+    "ok",
+    "oke",
+    "okay",
+    "okido",
+    "oki",
+    "k",
+    "kk",
+    "top",
+    "cool",
+    "nice",
+    "super",
+    "prima",
+    "goed",
+    "chill",
+    "d accord",
+    "dac",
+    "parfait",
+    "great",
+    "alright",
+    "fine",
+    "ah ok",
+    "ah oke",
+    "oke top",
+    "ok merci",
+}
+GREETINGS = {
+    "hi": "en",
+    "hello": "en",
+    "hey there": "en",
+    "bonjour": "fr",
+    "salut": "fr",
+    "coucou": "fr",
+    "bonsoir": "fr",
+    "hallo": "nl",
+    "hoi": "nl",
+    "dag": "nl",
+    "hey": None,
+    "yo": None,
+}
+
+
+def step(engine: Engine, turn: Turn) -> bool:
+    state, reply, text, t = turn.state, turn.reply, turn.text, engine.t
+    norm = normalize(text)
+    if not text or not norm:
+        reply.append(Text(t("empty" if not text else "no_words", state.lang)))
+        reply.append(texts.main_menu(t, state.lang))
+        return True
+    if norm in GREETINGS and not state.lang_fixed and GREETINGS[norm]:
+        state.lang = GREETINGS[norm] or state.lang
+    if norm in ACKS or (norm in flows.YES | flows.NO and not state.offered):
+        reply.intent, reply.confidence = "ack", 1.0
+        reply.append(Text(t("ack", state.lang)))
+        return True
+    if len(norm) <= 2 and norm not in GREETINGS:
+        reply.append(Text(t("too_short", state.lang)))
+        reply.append(texts.main_menu(t, state.lang))
+        return True
+    chapter = practice.chapter_in(engine, text) if _wants_quiz(engine, norm, state) else None
+    if chapter is not None:
+        reply.intent, reply.confidence = "quiz", 1.0
+        practice.start(engine, state, reply, "quiz", chapter)
+        return True
+    prediction = _predict_in_context(engine, text, norm, state)
+    reply.intent, reply.confidence = prediction.intent, prediction.confidence
+    state.last_question = text[:200]
+    decide(engine, prediction, state, reply)
+    return True
+
+
+def _wants_quiz(engine: Engine, norm: str, state: State) -> bool:
+    """A chapter named right after the chapter menu, or with a quiz word ("ik wil oefenen op hoofdstuk 4")."""
+    if any(p[5:].isdigit() for p in state.offered if p.startswith("quiz:")) and len(norm.split()) <= 5:
+        return True  # the chapter menu was just shown
+    return bool(QUIZ_WORDS.search(norm))
+
+
+def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> Prediction:
+    """A short follow-up ("en op TikTok?", "et en anglais ?") is read together with the question before it."""
+    alone = engine.classifier.predict(text)
+    previous = state.last_question
+    if not previous or len(norm.split()) > FOLLOW_UP_WORDS or not _FOLLOW_UP.match(norm):
+        return alone
+    if alone.confident and alone.confidence >= 0.8 and alone.intent in engine.content.faq:
+        return alone
+    together = engine.classifier.predict(f"{previous} {text}")
+    return together if together.intent in engine.content.faq else alone
+
+
+def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply) -> None:
+    faq = engine.content.faq
+    ranking = [(i, p) for i, p in prediction.ranking if p >= MENU_MIN]
+    top, p1 = prediction.intent, prediction.confidence
+    second = prediction.ranking[1] if len(prediction.ranking) > 1 else (None, 0.0)
+    if top in SYSTEM_INTENTS and top != "out_of_scope" and p1 >= ANSWER_MIN and p1 - second[1] >= CLEAR_MARGIN:
+        system_intent(engine, top, state, reply)
+        return
+    if top in faq and p1 >= ANSWER_MIN and p1 - second[1] >= CLEAR_MARGIN:
+        answer_faq(engine, top, state, reply, alternatives=[i for i, p in prediction.ranking[1:3] if i in faq and p >= ALT_MIN])
+        return
+    candidates = [i for i, _ in ranking if i in faq]
+    if len(candidates) >= 2 and top != "out_of_scope":
+        state.misses = 0
+        reply.append(
+            Choices(engine.t("did_you_mean", state.lang), tuple(_faq_choice(engine, i, state.lang) for i in candidates[:3]))
+        )
+        return
+    if candidates and top != "out_of_scope" and p1 >= MENU_MIN:
+        answer_faq(engine, candidates[0], state, reply, alternatives=[])
+        return
+    fallback(engine, prediction, state, reply)
+
+
+def system_intent(engine: Engine, intent: str, state: State, reply: Reply) -> None:
+    lang, t = state.lang, engine.t
+    state.misses = 0
+    if intent == "greet":
+        state.greeted = True
+        reply.append(Text(t("greeting", lang)))
+        reply.append(texts.main_menu(t, lang))
+    elif intent in ("thanks", "goodbye"):
+        reply.append(Text(t(intent, lang)))
+    elif intent in ("help", "helplines"):
+        commands.run(engine, intent, "", state, reply)
+    elif intent == "quiz":
+        reply.append(texts.chapter_menu(engine.content, t, lang))
+    elif intent == "human":
+        flows.ask_human(engine, state, reply, state.last_question or "")
+    elif intent == "not_helpful":
+        reply.append(
+            Choices(
+                t("not_helpful", lang),
+                (Choice(t("human_button", lang), "human:intake"), Choice(t("faq_button", lang), "menu:faq")),
+            )
+        )
+
+
+def fallback(engine: Engine, prediction: Prediction, state: State, reply: Reply) -> None:
+    """Not understood: a warm word and the general lines when it reads as distress; else the scope, then a person."""
+    lang, t = state.lang, engine.t
+    if engine.safety.distressed(state.last_question or ""):
+        reply.intent = "distress_fallback"
+        reply.append(Text(t("distress_fallback", lang)))
+        reply.append(engine.referrals.render("distress", lang, "concern", short=True))
+        reply.append(Choices(t("after_referral", lang), (Choice(t("human_button", lang), "human:intake"),)))
+        return
+    state.misses += 1
+    if state.misses >= MISSES_BEFORE_HUMAN:
+        state.misses = 0
+        candidates = [i for i, p in prediction.ranking if i in engine.content.faq and p >= ALT_MIN][:2]
+        options = [_faq_choice(engine, i, lang) for i in candidates]
+        options.append(Choice(t("human_button", lang), "human:intake"))
+        reply.append(Choices(t("offer_human", lang), tuple(options)))
+    else:
+        reply.append(Text(t("out_of_scope", lang)))
+        reply.append(texts.main_menu(t, lang))
+
+
+def answer_faq(engine: Engine, faq_id: str, state: State, reply: Reply, alternatives: list[str] | None = None) -> None:
+    lang, content = state.lang, engine.content
+    entry = content.faq[faq_id]
+    state.misses = 0
+    state.last_faq = faq_id
+    url = entry.link(lang)
+    reply.append(Text(f"{entry.answer[lang]}\n\n{engine.t('source', lang)}: {url}", source_url=url, faq_id=faq_id))
+    if state.quiz:
+        return
+    if alternatives:
+        reply.append(Choices(engine.t("not_what_you_meant", lang), tuple(_faq_choice(engine, i, lang) for i in alternatives[:2])))
+        return
+    related = [r for r in entry.related if r in content.faq][:3]
+    if related:
+        reply.append(Choices(engine.t("related", lang), tuple(_faq_choice(engine, r, lang) for r in related)))
+
+
+def _faq_choice(engine: Engine, faq_id: str, lang: str) -> Choice:
+    return Choice(engine.content.faq[faq_id].question[lang], f"faq:{faq_id}")

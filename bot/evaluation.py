@@ -1,0 +1,154 @@
+"""Measured the way users meet the bot: crisis detection per topic and language, and FAQ answers end to end.
+
+Sets (tests/data/): `safety_eval.jsonl`, `faq_eval.jsonl` are tuning sets (written after looking at the
+lexicon and the intents); `dev/` is a blind development set used to calibrate thresholds; `heldout/` is
+blind and never used for training or tuning. See tests/data/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import defaultdict
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from bot.content import data_root
+from bot.core.text import strip_accents
+
+# A referral counts as the right topic when it leads to the same help: suicide, self-harm and acute danger
+# share their first lines (1813 / the Centre de Prévention du Suicide, then 112).
+FAMILY = {"acute_danger": "suicide", "self_harm": "suicide"}
+
+
+def rows(name: str) -> list[dict[str, Any]]:
+    path = data_root() / "tests" / "data" / name
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def family(topic: str | None) -> str | None:
+    return FAMILY.get(topic, topic) if topic else None
+
+
+def safety_report(detector: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Recall ("some fitting referral"), right topic family, calm precision, and recall per topic x language."""
+    found = right = calm = calm_ok = 0
+    table: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    crisis = [r for r in items if r["crisis"]]
+    for row in items:
+        hit = detector.detect(row["text"], row.get("before") or [])
+        if not row["crisis"]:
+            calm += 1
+            calm_ok += hit is None
+            continue
+        cell = table[row["topic"]][row["lang"]]
+        cell[1] += 1
+        if hit:
+            found += 1
+            cell[0] += 1
+            right += family(hit.topic) == family(row["topic"])
+    return {
+        "crisis": len(crisis),
+        "calm": calm,
+        "recall": _ratio(found, len(crisis)),
+        "right_topic": _ratio(right, found),
+        "calm_precision": _ratio(calm_ok, calm),
+        "per_topic": {t: {lang: f"{a}/{n}" for lang, (a, n) in sorted(langs.items())} for t, langs in sorted(table.items())},
+    }
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return round(a / b, 4) if b else None
+
+
+def fold(text: str) -> str:
+    return " ".join(strip_accents(text.lower()).replace("\u202f", " ").replace("\xa0", " ").split())
+
+
+def has_facts(answer: str, must: list[list[str]]) -> bool:
+    """Every group of the `must` list has one alternative in the answer (case- and accent-insensitive)."""
+    text = fold(answer)
+    return all(any(fold(alt) in text for alt in group) for group in must)
+
+
+def chat_json(lines: Iterable[dict[str, str]], env: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """Run `influbot chat --json` once over all lines (a fresh database) and return its output objects."""
+    with tempfile.TemporaryDirectory() as tmp:
+        run_env = {**os.environ, **(env or {}), "INFLUBOT_DB": str(Path(tmp) / "eval.db")}
+        out = subprocess.run(
+            [sys.executable, "-m", "bot", "chat", "--json"],
+            input="".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines),
+            capture_output=True,
+            text=True,
+            env=run_env,
+            check=True,
+        )
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def _answers(out: dict[str, Any]) -> tuple[str, list[str]]:
+    """The FAQ answer text in one reply (empty when none) and the FAQ choices it offers, in order."""
+    answer = "\n".join(p["text"] for p in out["parts"] if p["type"] == "Text" and p.get("faq_id"))
+    menus = [c["payload"] for p in out["parts"] if p["type"] == "Choices" for c in p["options"]]
+    return answer, [m for m in menus if m.startswith("faq:")]
+
+
+def faq_report(items: list[dict[str, Any]], env: dict[str, str] | None = None) -> dict[str, Any]:
+    """End to end through `chat --json`: an in-scope item is right when the answer has its facts; with
+    `menu`, also when one click on an offered FAQ choice gives them. Out of scope: right when no FAQ
+    answer is given."""
+    lines: list[dict[str, str]] = []
+    index = []  # (item number, user, position of the question's reply)
+    for i, item in enumerate(items):
+        user = f"eval{i}"
+        for before in item.get("before") or []:
+            lines.append({"user": user, "text": before})
+        index.append((i, user, len(lines)))
+        lines.append({"user": user, "text": item["text"]})
+    outputs = chat_json(lines, env)
+    clicks: list[dict[str, str]] = []
+    pending: list[tuple[int, int]] = []  # item, position in clicks
+    first: dict[int, tuple[bool, str]] = {}
+    for i, _user, pos in index:
+        item = items[i]
+        answer, offered = _answers(outputs[pos])
+        first[i] = (bool(answer) and has_facts(answer, item["must"]), answer)
+        if not item["oos"] and not first[i][0]:
+            for k, payload in enumerate(offered[:3]):
+                prefix = [{"user": f"click{i}_{k}", "text": b} for b in item.get("before") or []]
+                clicks += [*prefix, {"user": f"click{i}_{k}", "text": item["text"]}]
+                pending.append((i, len(clicks)))
+                clicks.append({"user": f"click{i}_{k}", "text": str(_position(outputs[pos], payload))})
+    click_out = chat_json(clicks, env) if clicks else []
+    by_menu = {i for i, pos in pending if has_facts(_answers(click_out[pos])[0], items[i]["must"])}
+    inscope = [i for i, item in enumerate(items) if not item["oos"]]
+    oos = [i for i, item in enumerate(items) if item["oos"]]
+    strict = sum(first[i][0] for i in inscope)
+    per_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for i in inscope:
+        per_lang[items[i]["lang"]][0] += first[i][0]
+        per_lang[items[i]["lang"]][1] += 1
+    oos_ok = sum(not first[i][1] for i in oos)
+    return {
+        "in_scope": len(inscope),
+        "out_of_scope": len(oos),
+        "answered_right": _ratio(strict, len(inscope)),
+        "right_with_one_click": _ratio(strict + len(by_menu - {i for i in inscope if first[i][0]}), len(inscope)),
+        "per_lang": {lang: f"{a}/{n}" for lang, (a, n) in sorted(per_lang.items())},
+        "oos_recall": _ratio(oos_ok, len(oos)),
+        "end_to_end": _ratio(strict + oos_ok, len(items)),
+    }
+
+
+def _position(out: dict[str, Any], payload: str) -> int:
+    """The number a user types to pick `payload` from the choices shown last."""
+    payloads = []
+    for part in out["parts"]:
+        payloads += [c["payload"] for c in part["options"]] if part["type"] == "Choices" else list(part.get("payloads") or ())
+    return payloads.index(payload) + 1
