@@ -7,7 +7,7 @@ line still reaches the bot (or the moderator). Handling is in arrival order per 
 
 - A crisis message never waits: it is handled at once, before any waiting messages.
 - A request for a human is never held back: it is handled at once, together with the messages waiting before it,
-  in order.
+  in order (one per window; more requests in the same burst wait like any message, and are kept).
 - The window counts the messages' own times (the platform's timestamps), not the time they are handled, so a calm
   backlog delivered after a restart or an outage is not a flood.
 
@@ -82,6 +82,7 @@ class _User:
     worker: asyncio.Task[None] | None = None
     sleeping: bool = False
     warned: bool = False
+    human_at: float = -1e18  # when a request for a human last went ahead of the queue
 
 
 class FloodGate:
@@ -132,8 +133,10 @@ class FloodGate:
             item.urgency = self._urgency(inbound)
         if item.urgency == "crisis":  # never waits, goes before whatever is waiting, and is not counted
             return asyncio.ensure_future(self._run(item.handle, item.inbound))
+        if item.urgency == "human" and now - user.human_at < self.seconds:
+            item.urgency = None  # one request for a human per window goes ahead; the others wait their turn (kept)
         if item.urgency == "human":
-            item.mergeable = False
+            item.mergeable, user.human_at = False, now
             user.wake.set()
         user.queue.append(item)
         if user.sleeping and not item.urgency:

@@ -311,3 +311,10 @@ async def test_under_the_limit_a_crisis_keeps_its_place():
     h = Harness(urgency=lambda inbound: "crisis" if "leven" in inbound.text else None)
     await asyncio.gather(h.submit("/start"), h.submit("wat kost het?"), h.submit("ik wil niet meer leven"))
     assert h.texts() == ["/start", "wat kost het?", "ik wil niet meer leven"]
+
+
+async def test_repeated_requests_for_a_human_do_not_switch_the_limit_off():
+    h = Harness(urgency=lambda inbound: "human" if "mens" in inbound.text else None)
+    await asyncio.gather(*(h.submit(f"ik wil een mens {i}") for i in range(30)))
+    assert h.slept, "after the first one went ahead, the others waited"
+    assert [line for t in h.texts() for line in t.split("\n")] == [f"ik wil een mens {i}" for i in range(30)]
