@@ -8,8 +8,6 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from bot.core import quiz
 from bot.core.text import ascii_int, clean_input, valid_unicode
 from bot.core.types import Inbound, QuizQuestion, Referral, Text
@@ -33,31 +31,33 @@ def test_valid_unicode_joins_pairs_and_replaces_lone_surrogates():
         valid_unicode(text).encode("utf-8")  # storable and sendable
 
 
-@pytest.mark.parametrize("digit", UNICODE_DIGITS)
-def test_unicode_digit_in_a_quiz_is_not_an_answer_and_does_not_crash(chat, digit):
+def test_unicode_digit_in_a_quiz_is_not_an_answer_and_does_not_crash(service):
     """D4: '²' during a quiz raised ValueError in quiz.parse_answer."""
-    chat.say("/quiz 1")
-    before = chat.state.quiz.index
-    reply = chat.say(digit)
-    assert chat.state.quiz.index == before, "not scored"
-    assert any(isinstance(p, QuizQuestion) for p in reply), "the question is asked again with the hint"
+    for n, digit in enumerate(UNICODE_DIGITS):
+        chat = Chat(service, user=f"console:q{n}")
+        chat.say("/quiz 1")
+        before = chat.state.quiz.index
+        reply = chat.say(digit)
+        assert chat.state.quiz.index == before, f"{digit!r} was scored"
+        assert any(isinstance(p, QuizQuestion) for p in reply), "the question is asked again with the hint"
 
 
-@pytest.mark.parametrize("digit", UNICODE_DIGITS)
-def test_unicode_digit_after_a_menu_is_text(chat, digit):
+def test_unicode_digit_after_a_menu_is_text(service):
     """D4: '²' while a menu is offered raised ValueError in Engine._choice."""
-    chat.say("/start")
-    reply = chat.say(digit)
-    assert reply and not str(reply.intent or "").startswith("choice:")
+    for n, digit in enumerate(UNICODE_DIGITS):
+        chat = Chat(service, user=f"console:m{n}")
+        chat.say("/start")
+        reply = chat.say(digit)
+        assert reply and not str(reply.intent or "").startswith("choice:"), digit
 
 
-@pytest.mark.parametrize(("arg", "chapter"), [("²", 2), ("①", 1), ("٣", None), ("9" * 5000, None), ("0", None)])
-def test_quiz_command_with_an_odd_number(chat, arg, chapter):
+def test_quiz_command_with_an_odd_number(service):
     """D4: '/quiz ²' raised ValueError in Engine.run_command. Now the chapter is read from the normalized text (NFKD
     makes '²' a 2); anything else shows the chapter menu."""
-    reply = chat.say(f"/quiz {arg}")
-    assert reply
-    assert (chat.state.quiz.chapter if chat.state.quiz else None) == chapter
+    for n, (arg, chapter) in enumerate([("²", 2), ("①", 1), ("٣", None), ("9" * 5000, None), ("0", None)]):
+        chat = Chat(service, user=f"console:c{n}")
+        assert chat.say(f"/quiz {arg}")
+        assert (chat.state.quiz.chapter if chat.state.quiz else None) == chapter, arg
 
 
 def test_ascii_numbers_still_pick(chat):
@@ -202,11 +202,12 @@ def test_desk_reply_with_undecodable_arguments(tmp_path):
     assert "hallo \ufffd\ufffd" in shown.stdout.decode()
 
 
-@pytest.mark.parametrize("payload", ["quiz:random\n", "quiz:1\n", "ans:x:1\n", "faq:cert_price\n", "quiz:٣", "ans:ch1_q01:٣"])
-def test_a_forged_payload_with_a_trailing_newline_or_odd_digit_is_expired(chat, caplog, payload):
+def test_a_forged_payload_with_a_trailing_newline_or_odd_digit_is_expired(service, caplog):
     """Found by the fuzz test: the payload regex's `$` also matched before a final newline, so 'quiz:random\\n'
     reached int() and raised ValueError."""
-    chat.say("/quiz 1")
-    reply = chat.press(payload)
-    assert chat.service.engine.t("button_expired", "nl") in [getattr(p, "text", "") for p in reply]
+    for n, payload in enumerate(["quiz:random\n", "quiz:1\n", "ans:x:1\n", "faq:cert_price\n", "quiz:٣", "ans:ch1_q01:٣"]):
+        chat = Chat(service, user=f"console:p{n}")
+        chat.say("/quiz 1")
+        reply = chat.press(payload)
+        assert service.engine.t("button_expired", "nl") in [getattr(p, "text", "") for p in reply], payload
     assert "not handled" not in caplog.text
