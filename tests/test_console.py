@@ -104,3 +104,11 @@ def test_a_pasted_caption_is_one_message_with_its_last_line(tmp_path):
     assert seen.count(b"Doorgestuurd") == 1, "one reply for the whole paste"
     show = run_cli(["desk", "show", "1"], "", db).stdout
     assert "klopt dit zo?" in show and all(line in show for line in caption)
+
+
+def test_a_script_piped_into_the_console_is_one_message_per_line(tmp_path):
+    proc = run_cli(["chat", "--user", "pipe"], "/quiz\nwat kost het certificaat?\n/quit\nniet meer gelezen\n", tmp_path / "q.db")
+    assert proc.returncode == 0
+    replies = [block for block in proc.stdout.split("🤖")[1:]]
+    assert len(replies) == 3, proc.stdout  # the greeting, the chapter menu, the price
+    assert "49" in replies[2] and "niet meer gelezen" not in proc.stdout

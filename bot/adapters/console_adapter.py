@@ -117,10 +117,14 @@ def run_json(service: Service, stdin: IO[str], stdout: IO[str]) -> None:
 
 
 class Typed:
-    """What the person types in the terminal: one message per Enter, and a paste of several lines is one message."""
+    """What the person types in the terminal: one message per Enter, and a paste of several lines is one message.
+
+    Only a terminal pastes; from a pipe (a script) every line is its own message, as before.
+    """
 
     def __init__(self, fd: int, quiet: float = PASTE_QUIET):
         self.fd, self.quiet = fd, quiet
+        self.tty = os.isatty(fd)
         self.buffer = b""
         self.eof = False
 
@@ -139,17 +143,17 @@ class Typed:
         return bool(chunk)
 
     def read(self) -> str | None:
-        """The next message (its lines joined by newlines), or None at the end of input."""
+        """The next message (a paste's lines joined by newlines), or None at the end of input."""
         while b"\n" not in self.buffer and self._more(None):
             pass
-        while self._more(self.quiet):  # lines right behind it belong to the same paste
+        while self.tty and self._more(self.quiet):  # lines right behind it belong to the same paste
             pass
-        if self.eof:
-            if not self.buffer:
-                return None
-            head, self.buffer = self.buffer.removesuffix(b"\n"), b""
+        if b"\n" in self.buffer:  # an unfinished last line waits for its Enter
+            head, _, self.buffer = self.buffer.rpartition(b"\n") if self.tty else self.buffer.partition(b"\n")
+        elif self.buffer:  # the end of input without a final newline
+            head, self.buffer = self.buffer, b""
         else:
-            head, _, self.buffer = self.buffer.rpartition(b"\n")  # an unfinished last line waits for its Enter
+            return None
         return head.decode("utf-8", "replace")
 
 
