@@ -175,3 +175,10 @@ def test_answer_by_option_text(chat: Chat):
     option = question.options[question.correct]
     reply = chat.say(option[: max(12, len(option) * 2 // 3)])
     assert reply.intent == "quiz_answer"
+
+
+def test_a_short_french_crisis_message_gets_french_lines(chat):
+    hit = referral(chat.say("mon copain me frappe"))
+    assert chat.state.lang == "fr"
+    assert "tele_accueil_107" in hit.helplines or "ecoute_violences_conjugales" in hit.helplines or "police_101" in hit.helplines
+    assert "Appelez" in hit.text or "appelez" in hit.text
