@@ -775,6 +775,8 @@ class InflubotClient(discord.Client):
             self.relay.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.relay
+        with contextlib.suppress(Exception):
+            await self.adapter.gate.close()
         await super().close()
 
 
