@@ -261,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("RASA_DIET_EPOCHS", 0)) or None,
         help="train DIET for this many epochs instead of the shared config's 100 (env RASA_DIET_EPOCHS)",
     )
+    ap.add_argument("--only-end-to-end", action="store_true", help="skip the intent-accuracy table on faq_eval.jsonl")
     ap.add_argument("--heldout", default="heldout/faq_heldout.jsonl", help="end-to-end set under tests/data/ ('' to skip)")
     args = ap.parse_args(argv)
     root = data_root()
@@ -273,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         for key in keys:
             print(f"| {key} | " + " | ".join(f"{r[key]:.3f}" for r in e2e.values()) + " |")
         print(flush=True)
+        if args.only_end_to_end:
+            return 0
     with tempfile.TemporaryDirectory(prefix="influbot-bench-") as tmp:
         test = Path(tmp) / "faq_eval.jsonl"
         n_test = write_test_file(root / "tests" / "data" / "faq_eval.jsonl", test)
