@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 from pathlib import Path
 
-from bot.config import Settings
+from bot import logs
+from bot.config import Settings, SettingsError
+from bot.core.text import valid_unicode
 
 
 def _service(args: argparse.Namespace, surfaces: tuple[str, ...] = ()):
     from bot.service import Service
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     db = Path(args.db) if getattr(args, "db", None) else settings.db_path
     return Service.create(settings, db_path=db, surfaces=surfaces)
 
@@ -32,6 +33,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_desk(args: argparse.Namespace) -> int:
     from bot.desk.console import run_desk
+
+    args.args = [valid_unicode(a) for a in args.args]  # undecodable argv bytes arrive as lone surrogates
 
     return run_desk(_service(args).desk, args, moderator=f"console:{getpass.getuser()}")
 
@@ -64,7 +67,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    return run(args.channel, Settings.from_env())
+    return run(args.channel, getattr(args, "settings", None) or Settings.from_env())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -120,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore"):  # their request logs contain the Telegram token in the URL
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()  # every variable checked before anything starts
+    except SettingsError as exc:
+        print(f"influbot: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(args.verbose, settings.secrets)
+    args.settings = settings
     return args.func(args)
