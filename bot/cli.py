@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import logging
 import sys
 
-from bot.config import Settings
+from bot import logs
+from bot.config import Settings, SettingsError
+from bot.core.text import valid_unicode
 
 
 def _service(args: argparse.Namespace, surfaces: tuple[str, ...] = ()):
     from bot.service import Service
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     db = getattr(args, "db", None) or settings.db_path
     return Service.create(settings, db_path=db, surfaces=surfaces)
 
@@ -32,6 +33,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_desk(args: argparse.Namespace) -> int:
     from bot.desk.console import run_desk
 
+    args.args = [valid_unicode(a) for a in args.args]  # undecodable argv bytes arrive as lone surrogates
+
     return run_desk(_service(args).desk, args, moderator=f"console:{getpass.getuser()}")
 
 
@@ -45,13 +48,13 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 def cmd_relay(args: argparse.Namespace) -> int:
     from bot.runner import relay
 
-    return relay(Settings.from_env())
+    return relay(getattr(args, "settings", None) or Settings.from_env())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.storage import open_storage
 
-    store = open_storage(args.db or Settings.from_env().db_path, migrate=False)
+    store = open_storage(args.db or (getattr(args, "settings", None) or Settings.from_env()).db_path, migrate=False)
     try:
         applied = store.migrate()
     finally:
@@ -66,10 +69,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the intent classifier and the crisis detector once, so the first chat starts in under a second."""
+    import time
+
+    from bot.service import build_engine
+
+    start = time.perf_counter()
+    engine = build_engine()
+    print(f"models ready in {time.perf_counter() - start:.1f} s (crisis detector: {'on' if engine.safety.model else 'off'})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     if args.webhook:
         if args.channel != "telegram":
             print("influbot: --webhook is for `influbot run telegram`", file=sys.stderr)
@@ -127,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=cmd_bench)
 
+    train = sub.add_parser("train", help="train and cache the models (make install does this once)")
+    train.set_defaults(func=cmd_train)
+
     run = sub.add_parser("run", help="run on Telegram and/or Discord (tokens from the environment)")
     run.add_argument("channel", nargs="?", choices=["telegram", "discord", "all"], default="all")
     run.add_argument("--webhook", action="store_true", help="Telegram: serve the webhook (ASGI on uvicorn) instead of polling")
@@ -148,9 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore"):  # their request logs contain the Telegram token in the URL
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()  # every variable checked before anything starts
+    except SettingsError as exc:
+        print(f"influbot: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(args.verbose, settings.secrets)
+    args.settings = settings
     return args.func(args)

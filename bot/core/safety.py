@@ -236,6 +236,7 @@ def _rank(hit: SafetyHit) -> tuple[int, int, int, int, int]:
 
 # -- the union: lexicon, learned model, conversation ----------------------------------------------
 
+MODEL_CHARS = 4000
 MODEL_THRESHOLD = 0.55  # P(crisis) for a referral from the model alone (calibrated on the dev set, see README)
 CONTEXT_THRESHOLD = 0.65  # the same, read together with the previous messages
 FIGURATIVE_THRESHOLD = 0.97  # the same, when the lexicon knows the wording as figurative, news or fiction
@@ -268,6 +269,8 @@ class CrisisDetector:
         """The model's hit (or None) and how sure it is of the hit's topic."""
         if self.model is None or not normalize(text):
             return None, 0.0
+        if len(text) > MODEL_CHARS:  # a 1 MB paste: the model reads its start and its end (the lexicon reads it all)
+            text = f"{text[: MODEL_CHARS // 2]} {text[-MODEL_CHARS // 2 :]}"
         score = self.model.score(text)
         source = "model"
         if score.probability < MODEL_THRESHOLD and before:
