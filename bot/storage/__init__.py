@@ -44,8 +44,9 @@ def unavailable(exc: BaseException) -> bool:
     """True if the error says the database is away or busy (the message is worth trying again), not a bug."""
     if isinstance(exc, sqlite3.OperationalError):
         return True
-    psycopg = sys.modules.get("psycopg")
-    if psycopg is not None:
-        retry = (psycopg.OperationalError, psycopg.InterfaceError, psycopg.errors.TransactionRollbackError)
-        return isinstance(exc, retry)
-    return False
+    if "psycopg" not in sys.modules:  # PostgreSQL never used in this process
+        return False
+    import psycopg
+    from psycopg import errors
+
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, errors.TransactionRollback))
