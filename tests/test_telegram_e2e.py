@@ -12,76 +12,23 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs
+
+from tests.fake_bot_api import FakeBotApi as SharedFake
+from tests.fake_bot_api import text_update
 
 TOKEN = "123456:TEST-TOKEN-not-real"
 
-BOT = {
-    "id": 1,
-    "is_bot": True,
-    "first_name": "influbot",
-    "username": "influbot_test_bot",
-    "can_join_groups": True,
-    "can_read_all_group_messages": False,
-    "supports_inline_queries": False,
-}
-USER = {"id": 42, "is_bot": False, "first_name": "Anna", "language_code": "nl"}
-CHAT = {"id": 42, "type": "private", "first_name": "Anna"}
-
 
 def update(update_id: int, text: str) -> dict:
-    message = {"message_id": update_id, "date": int(time.time()), "chat": CHAT, "from": USER, "text": text}
-    if text.startswith("/"):
-        message["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    return {"update_id": update_id, "message": message}
+    return text_update(update_id, text)
 
 
-class FakeBotApi(ThreadingHTTPServer):
+class FakeBotApi(SharedFake):
+    """The shared fake, with the three updates these tests send."""
+
     def __init__(self):
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.calls: list[tuple[str, dict]] = []
+        super().__init__()
         self.pending = [update(1, "/start"), update(2, "wat kost het certificaat?"), update(3, "ik wil niet meer leven")]
-        self.lock = threading.Lock()
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: FakeBotApi
-
-    def log_message(self, *args):  # keep test output clean
-        pass
-
-    def do_POST(self):
-        method = self.path.rsplit("/", 1)[-1]
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0)).decode()
-        if "json" in (self.headers.get("Content-Type") or ""):
-            params = json.loads(body or "{}")
-        else:
-            params = {k: v[0] for k, v in parse_qs(body).items()}
-        with self.server.lock:
-            self.server.calls.append((method, params))
-            if method == "getMe":
-                result = BOT
-            elif method == "getUpdates":
-                offset = int(params.get("offset", 0) or 0)
-                result = [u for u in self.server.pending if u["update_id"] >= offset]
-            elif method == "sendMessage":
-                result = {
-                    "message_id": len(self.server.calls),
-                    "date": int(time.time()),
-                    "chat": CHAT,
-                    "text": params.get("text", ""),
-                }
-            else:
-                result = True
-        if method == "getUpdates" and not result:
-            time.sleep(0.2)
-        payload = json.dumps({"ok": True, "result": result}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
 
 
 def sent_texts(server: FakeBotApi) -> list[str]:

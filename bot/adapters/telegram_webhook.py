@@ -228,10 +228,15 @@ class _InlineServer:
         config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning", access_log=False)
         self.server = Server(config)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, ready: Callable[[], Awaitable[None]]) -> None:
+        """Serve until `stop`; `ready` runs once the socket listens (so setWebhook never points at nothing)."""
         task = asyncio.create_task(self.server.serve())
-        await stop.wait()
-        self.server.should_exit = True
+        while not self.server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if not task.done():
+            await ready()
+            await stop.wait()
+            self.server.should_exit = True
         await task
 
 
@@ -240,7 +245,10 @@ async def serve_inline(application: Any, service: Any, settings: Settings, stop:
     from bot.adapters.telegram_adapter import UPDATES
 
     secret = ensure_secret(settings)
-    await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES)
     app = WebhookApp(settings, service=service, application=application)
     host, port = listen(settings)
-    await _InlineServer(app, host, port).run(stop)
+
+    async def register() -> None:
+        await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES)
+
+    await _InlineServer(app, host, port).run(stop, register)
