@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot.content import Content
 from bot.core import commands, crisis, flows, practice, understand
+from bot.core.captions import CaptionChecker
 from bot.core.i18n import LANGS, Strings
 from bot.core.nlu import IntentClassifier, LanguageDetector
 from bot.core.referrals import Referrals
@@ -80,6 +81,7 @@ class Engine:
         self.safety = CrisisDetector(SafetyRouter(content.lexicons), crisis_model)
         self.t = Strings(content.ui)
         self.referrals = Referrals(content, self.t)
+        self.captions = CaptionChecker(content.captions, detector)
         self.rng = random.Random(seed)
         self.clock = clock
 
