@@ -20,6 +20,8 @@ def step(engine: Engine, turn: Turn) -> bool:
         return False
     state, reply, t = turn.state, turn.reply, engine.t
     reply.intent, reply.confidence = f"safety:{hit.topic}", 1.0
+    if state.flow == "caption":  # the bot asked for a caption and got this: what follows is no caption either
+        state.flow, state.flow_data = None, {}
     reply.append(referral(engine, state, hit))
     options = []
     in_quiz = bool(state.quiz and not state.quiz.paused)
