@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 GLUED = re.compile(r"[\w@#]")  # a character that may not touch a matched word on the left
 _TOKEN = re.compile(r"[#@]?[\w']+")
+KEY = 4  # an alternative is filed under the first characters of its first word (fewer prefixes to look up per word)
 
 
 class Index:
@@ -32,23 +33,21 @@ class Index:
             for alt in alternatives(pattern):
                 ids.append(len(self.sources))
                 self.sources.append(f"(?:{alt})(?!\\w)")
-                start = literal_start(alt)
+                start = literal_start(alt)[:KEY]
                 if start:
                     self.by_start.setdefault(start, []).append(ids[-1])
                     self.lengths.add(len(start))
                 else:
                     self.always.append(ids[-1])
-        return Words(self, tuple(ids), glued)
+        return Words(self, frozenset(ids), glued)
 
     def present(self, folded: str) -> frozenset[int]:
         """The alternatives worth running on this caption."""
         found = set(self.always)
         tokens = set(_TOKEN.findall(folded))
         tokens |= {t[1:] for t in tokens if t[0] in "#@"} | {part for t in tokens if "'" in t for part in t.split("'")[1:]}
-        for token in tokens:
-            for end in self.lengths:
-                if end <= len(token) and (hit := self.by_start.get(token[:end])):
-                    found.update(hit)
+        for key in {t[:n] for t in tokens for n in self.lengths} & self.by_start.keys():
+            found.update(self.by_start[key])
         return frozenset(found)
 
     def regex(self, i: int) -> re.Pattern[str]:
@@ -65,14 +64,12 @@ class Words:
     edge is checked here: a leading lookbehind would cost `re` its fast start)."""
 
     index: Index
-    ids: tuple[int, ...]
+    ids: frozenset[int]
     glued: re.Pattern[str] = GLUED
 
     def finditer(self, text: str, present: frozenset[int]) -> list[re.Match[str]]:
         found = []
-        for i in self.ids:
-            if i not in present:
-                continue
+        for i in sorted(self.ids & present):
             regex, pos = self.index.regex(i), 0
             while m := regex.search(text, pos):
                 if m.start() and self.glued.match(text, m.start() - 1):
@@ -83,9 +80,7 @@ class Words:
         return sorted(found, key=lambda m: m.start())
 
     def search(self, text: str, present: frozenset[int]) -> re.Match[str] | None:
-        for i in self.ids:
-            if i not in present:
-                continue
+        for i in sorted(self.ids & present):  # in the order of the data
             regex, pos = self.index.regex(i), 0
             while m := regex.search(text, pos):
                 if not (m.start() and self.glued.match(text, m.start() - 1)):
