@@ -174,8 +174,8 @@ def test_every_language_has_its_rules_with_sources_and_review_dates():
         for rule in doc["rules"]:
             if rule["flag"] not in FLAGS or rule["flag"] in LABEL_FLAGS:
                 errors.append(f"{lang}: {rule['id']}: flag {rule['flag']!r} is not a signal or topic flag")
-            if not rule["id"].startswith(f"{lang}_") or rule.get("needs") not in (None, "promotion"):
-                errors.append(f"{lang}: {rule['id']}: id must start with {lang}_, needs must be promotion")
+            if not rule["id"].startswith(f"{lang}_") or rule.get("needs") not in (None, "promotion", "commercial"):
+                errors.append(f"{lang}: {rule['id']}: id must start with {lang}_, needs: promotion or commercial")
     assert not errors, "\n".join(errors)
 
 

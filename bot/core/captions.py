@@ -44,6 +44,7 @@ _NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|[#@][\w.]+|\d+")
 # A valid label word stands as a label, not as a noun in a sentence ("ik hou niet van reclame"), when it is a hashtag,
 # opens a line, is set off by a separator, follows a lead phrase ("dit is een") or names the partner ("... voor @merk").
 _SEP_BEFORE = re.compile(r"[|/•·:(\[\-*]\s*$")
+_LINE_END = re.compile(r"[^\w\n]*(?:\n|$)")
 _SEP_AFTER = re.compile(r"\s*[|:)\]/•·\-*]|\s(?:voor|van|for|pour|de|by|door|met|with|avec) @")
 
 
@@ -105,17 +106,22 @@ class Rule:
     id: str
     flag: str
     pattern: Words
-    unless: Words  # the rule does not count when one of these matches anywhere
+    unless: Words  # a match does not count when one of these is in its sentence ("alcoholvrij", "wandelen helpt")
     also: Words  # cues that count as promotion for this rule only
-    needs: str | None = None  # "promotion": only in a caption that is commercial or promotes something
+    needs: str | None = None  # "commercial": only in a commercial caption; "promotion": commercial or promoting something
 
-    def search(self, text: str, present: frozenset[int], promoted: bool) -> re.Match[str] | None:
-        match = self.pattern.search(text, present)
-        if match is None or self.unless.search(text, present):
+    def search(self, text: str, present: frozenset[int], promoted: bool, commercial: bool = True) -> re.Match[str] | None:
+        if self.needs == "commercial" and not commercial:
             return None
         if self.needs == "promotion" and not promoted and not self.also.search(text, present):
             return None
-        return match
+        if not self.unless.ids & present:
+            return self.pattern.search(text, present)
+        for match in self.pattern.finditer(text, present):
+            start, end = _sentence(text, match.start(), match.end())
+            if self.unless.search(text[start:end], present) is None:
+                return match
+        return None
 
 
 @dataclass(frozen=True)
@@ -210,7 +216,7 @@ class CaptionChecker:
             weak = sorted([*weak, *rules.thanks.finditer(folded, present)], key=lambda m: m.start())
         promoted = "commercial" in flags or rules.promotion.search(folded, present) is not None
         for rule in rules.topics:
-            if rule.flag not in flags and (match := rule.search(folded, present, promoted)):
+            if rule.flag not in flags and (match := rule.search(folded, present, promoted, "commercial" in flags)):
                 flags.add(rule.flag)
                 evidence.append(Evidence(rule.id, rule.flag, _quote(shown, match)))
 
@@ -248,6 +254,8 @@ class CaptionChecker:
         before = folded[max(line_start, start - 40) : start]
         if _SEP_BEFORE.search(before) or self.rules.lead_end.search(before):
             return True
+        if before.rstrip()[-1:] in (",", ".", "!", "?", ";") and _LINE_END.match(folded, m.end()):
+            return True  # "..., reclame" closing a line
         return _SEP_AFTER.match(folded, m.end()) is not None
 
     def _early(self, folded: str, pos: int, weak: list[re.Match[str]]) -> bool:
@@ -284,6 +292,18 @@ class CaptionChecker:
                 template["label"] if kind == "partner" else f"{template['label']} | {template['own'].format(handle='').strip()}"
             )
         return f"{template['label']} | {template[kind].format(handle=handle)}"
+
+
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
+
+
+def _sentence(text: str, start: int, end: int) -> tuple[int, int]:
+    """The sentence (or line) around text[start:end]."""
+    left = 0
+    for m in _SENTENCE_END.finditer(text, max(0, start - 300), start):
+        left = m.end()
+    after = _SENTENCE_END.search(text, end)
+    return left, after.start() if after else len(text)
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
