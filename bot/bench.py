@@ -14,15 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.content import data_root
-
-
-def _eval_rows(name: str) -> list[dict]:
-    path = data_root() / "tests" / "data" / name
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
@@ -81,8 +72,10 @@ def main(args: argparse.Namespace) -> int:
 
     engine = build_engine(seed=1)  # trains and caches the model on first use, like a first start
     cold = cold_start_seconds()  # a restart: a fresh process with the cached model
-    faq = _eval_rows("faq_eval.jsonl")
-    safety = _eval_rows("safety_eval.jsonl")
+    from bot import evaluation
+
+    faq = evaluation.rows("faq_eval.jsonl")
+    safety = evaluation.rows("safety_eval.jsonl")
     messages = [r["text"] for r in faq] + [r["text"] for r in safety] + ["/quiz", "1", "2", "/start", "hallo", ""]
     state = State()
     for text in messages:  # warm-up: lexicon patterns are compiled on first use
@@ -101,10 +94,6 @@ def main(args: argparse.Namespace) -> int:
         engine.safety.detect(row["text"])
         safety_latency.append(time.perf_counter() - t0)
     right = sum(engine.classifier.predict(r["text"]).intent == r["intent"] for r in faq)
-    crisis = [r for r in safety if r["crisis"]]
-    calm = [r for r in safety if not r["crisis"]]
-    found = sum(engine.safety.detect(r["text"]) is not None for r in crisis)
-    false_alarms = sum(engine.safety.detect(r["text"]) is not None for r in calm)
     result = {
         "machine": f"{platform.machine()} {os.cpu_count()} cpu, Python {platform.python_version()}",
         "cold_start_s": round(cold, 3),
@@ -112,13 +101,25 @@ def main(args: argparse.Namespace) -> int:
         "handle_p99_ms": round(_percentile(latencies, 0.99) * 1000, 3),
         "messages_per_s": round(len(latencies) / total, 1),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "faq_accuracy": round(right / len(faq), 4) if faq else None,
+        "faq_tuning_intent_accuracy": round(right / len(faq), 4) if faq else None,
         "faq_eval_size": len(faq),
-        "safety_recall": round(found / len(crisis), 4) if crisis else None,
-        "safety_precision_on_calm": round(1 - false_alarms / len(calm), 4) if calm else None,
-        "safety_eval_size": len(safety),
         "safety_p99_ms": round(_percentile(safety_latency, 0.99) * 1000, 3) if safety_latency else None,
         **caption_figures(engine.captions),
     }
-    print(json.dumps(result))
+    for name, path in (
+        ("tuning", "safety_eval.jsonl"),
+        ("dev", "dev/safety_dev.jsonl"),
+        ("heldout", "heldout/safety_heldout.jsonl"),
+    ):
+        items = evaluation.rows(path)
+        if items:
+            report = evaluation.safety_report(engine.safety, items)
+            if name != "heldout":
+                report.pop("per_topic")
+            result[f"safety_{name}"] = report
+    for name, path in (("dev", "dev/faq_dev.jsonl"), ("heldout", "heldout/faq_heldout.jsonl")):
+        items = evaluation.rows(path)
+        if items:
+            result[f"faq_{name}"] = evaluation.faq_report(items)
+    print(json.dumps(result, ensure_ascii=False))
     return 0

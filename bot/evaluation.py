@@ -77,8 +77,13 @@ def has_facts(answer: str, must: list[list[str]]) -> bool:
     return all(any(fold(alt) in text for alt in group) for group in must)
 
 
-def chat_json(lines: Iterable[dict[str, str]], env: dict[str, str] | None = None) -> list[dict[str, Any]]:
-    """Run `influbot chat --json` once over all lines (a fresh database) and return its output objects."""
+def chat_json(
+    lines: Iterable[dict[str, str]], env: dict[str, str] | None = None, in_process: bool = False
+) -> list[dict[str, Any]]:
+    """Run `influbot chat --json` once over all lines (a fresh database) and return its output objects.
+    `in_process` runs the same loop in this process (for calibration runs that change module constants)."""
+    if in_process:
+        return _chat_json_here(list(lines))
     with tempfile.TemporaryDirectory() as tmp:
         run_env = {**os.environ, **(env or {}), "INFLUBOT_DB": str(Path(tmp) / "eval.db")}
         out = subprocess.run(
@@ -92,6 +97,19 @@ def chat_json(lines: Iterable[dict[str, str]], env: dict[str, str] | None = None
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
+def _chat_json_here(lines: list[dict[str, str]]) -> list[dict[str, Any]]:
+    import io
+
+    from bot.adapters.console_adapter import run_json
+    from bot.service import Service
+
+    with tempfile.TemporaryDirectory() as tmp:
+        service = Service.create(db_path=Path(tmp) / "eval.db")
+        out = io.StringIO()
+        run_json(service, io.StringIO("".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)), out)
+    return [json.loads(line) for line in out.getvalue().splitlines() if line.strip()]
+
+
 def _answers(out: dict[str, Any]) -> tuple[str, list[str]]:
     """The FAQ answer text in one reply (empty when none) and the FAQ choices it offers, in order."""
     answer = "\n".join(p["text"] for p in out["parts"] if p["type"] == "Text" and p.get("faq_id"))
@@ -99,7 +117,7 @@ def _answers(out: dict[str, Any]) -> tuple[str, list[str]]:
     return answer, [m for m in menus if m.startswith("faq:")]
 
 
-def faq_report(items: list[dict[str, Any]], env: dict[str, str] | None = None) -> dict[str, Any]:
+def faq_report(items: list[dict[str, Any]], env: dict[str, str] | None = None, in_process: bool = False) -> dict[str, Any]:
     """End to end through `chat --json`: an in-scope item is right when the answer has its facts; with
     `menu`, also when one click on an offered FAQ choice gives them. Out of scope: right when no FAQ
     answer is given."""
@@ -111,7 +129,7 @@ def faq_report(items: list[dict[str, Any]], env: dict[str, str] | None = None) -
             lines.append({"user": user, "text": before})
         index.append((i, user, len(lines)))
         lines.append({"user": user, "text": item["text"]})
-    outputs = chat_json(lines, env)
+    outputs = chat_json(lines, env, in_process)
     clicks: list[dict[str, str]] = []
     pending: list[tuple[int, int]] = []  # item, position in clicks
     first: dict[int, tuple[bool, str]] = {}
@@ -125,7 +143,7 @@ def faq_report(items: list[dict[str, Any]], env: dict[str, str] | None = None) -
                 clicks += [*prefix, {"user": f"click{i}_{k}", "text": item["text"]}]
                 pending.append((i, len(clicks)))
                 clicks.append({"user": f"click{i}_{k}", "text": str(_position(outputs[pos], payload))})
-    click_out = chat_json(clicks, env) if clicks else []
+    click_out = chat_json(clicks, env, in_process) if clicks else []
     by_menu = {i for i, pos in pending if has_facts(_answers(click_out[pos])[0], items[i]["must"])}
     inscope = [i for i, item in enumerate(items) if not item["oos"]]
     oos = [i for i, item in enumerate(items) if item["oos"]]

@@ -122,7 +122,7 @@ async def test_faq_autocomplete_in_member_locale_then_embed_with_source(adapter,
     how, kw = inter.sent[0]
     assert how == "send"
     embed = kw["embed"]
-    assert embed.url == faq[first.value].url
+    assert embed.url == faq[first.value].link("fr")
     assert faq[first.value].answer["fr"].strip()[:50] in embed.description
     assert not kw.get("ephemeral")
 

@@ -19,6 +19,8 @@ def step(engine: Engine, turn: Turn) -> bool:
     if not hit:
         return False
     state, reply, t = turn.state, turn.reply, engine.t
+    if hit.lang and not state.lang_fixed:
+        state.lang = hit.lang  # "mon copain me frappe" as a first message: French text and French-community lines
     reply.intent, reply.confidence = f"safety:{hit.topic}", 1.0
     if state.flow == "caption":  # the bot asked for a caption and got this: what follows is no caption either
         state.flow, state.flow_data = None, {}

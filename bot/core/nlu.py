@@ -6,6 +6,7 @@ Model: multinomial logistic regression trained by seeded SGD (deterministic), ca
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -37,7 +38,14 @@ THRESHOLD = 0.45  # below: not sure, offer candidates
 MARGIN = 0.15  # top two closer than this: ambiguous, offer both
 
 
-def features(norm: str) -> list[str]:
+@functools.lru_cache(maxsize=2048)
+def features(norm: str) -> tuple[str, ...]:
+    """Word unigrams and bigrams and character 3-5-grams inside words (cached: the intent classifier and the
+    crisis detector read the same message)."""
+    return tuple(_features(norm))
+
+
+def _features(norm: str) -> list[str]:
     words = norm.split()
     feats = [f"w:{w}" for w in words]
     feats += [f"b:{a}_{b}" for a, b in zip(words, words[1:], strict=False)]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass
 
 from bot.content import Content, QuizItem
+from bot.core.text import normalize
 from bot.core.types import QuizQuestion, QuizRun, State
 
 QUIZ_LENGTH = 8
@@ -70,17 +72,29 @@ def current(content: Content, run: QuizRun, lang: str) -> QuizQuestion:
     )
 
 
+_ANSWER_WORDS = re.compile(
+    r"^(?:antwoord|optie|keuze|het is|het|ik kies|ik denk|reponse|réponse|c est|je choisis|answer|option|it s|it is|i pick)\s+"
+)
+
+
 def parse_answer(text: str, question: QuizQuestion) -> int | None:
-    """The shown position a typed answer picks: '2', 'b', 'B)', or the option text itself."""
-    raw = text.strip().lower().rstrip(").:")
-    if raw.isdigit() and 1 <= int(raw) <= len(question.options):
+    """The shown position a typed answer picks: '2', 'b', 'B)', 'antwoord b', or (a recognisable part of) an option's text."""
+    raw = _ANSWER_WORDS.sub("", text.strip().lower()).strip().rstrip(").:!")
+    n = len(question.options)
+    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= n:
         return int(raw) - 1
-    if len(raw) == 1 and raw in LETTERS[: len(question.options)]:
+    if len(raw) == 1 and raw in LETTERS[:n]:
         return LETTERS.index(raw)
-    for pos, option in enumerate(question.options):
-        if raw == option.strip().lower():
-            return pos
-    return None
+    typed = normalize(raw)
+    if len(typed) < 4:
+        return None
+    options = [normalize(o) for o in question.options]
+    exact = [pos for pos, option in enumerate(options) if typed == option]
+    if exact:
+        return exact[0]
+    # part of one option and of no other: "de raad voor reclame" for "De Raad voor Reclame (JEP)"
+    containing = [pos for pos, option in enumerate(options) if typed in option]
+    return containing[0] if len(containing) == 1 and len(typed) >= 8 else None
 
 
 @dataclass(frozen=True)

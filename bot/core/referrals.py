@@ -24,14 +24,20 @@ class Referrals:
         return [EMERGENCY, *ids] if acute or topic == "acute_danger" else [*ids, EMERGENCY]
 
     def line(self, line: Helpline, lang: str, compact: bool = False) -> str:
-        """One helpline as a bullet: how to reach it and, unless compact, whether it is free and open now."""
+        """One helpline as a bullet: how to reach it and, unless compact, whether it is free and open now.
+        An unverified number is never shown (the website or chat instead); web-only services get no hours note."""
         t = self.t
+        number = line.number if not line.unverified else None
+        name, note = line.name, line.note.get(lang)
+        if note:  # "Awel (in Dutch)"; "JAC (jongerenaanbod CAW; in Dutch)"
+            name = f"{name[:-1]}; {note})" if name.endswith(")") else f"{name} ({note})"
+        name += " :" if lang == "fr" else ":"  # French puts a space before the colon
         if compact:
-            reach = t("ref_call", lang, number=line.number) if line.number and not line.unverified else line.website
-            return f"• {line.name}: {reach}"
+            reach = t("ref_call", lang, number=number) if number else (line.website or line.chat)
+            return f"• {name} {reach}"
         bits = []
-        if line.number:
-            bits.append(t("ref_call", lang, number=line.number))
+        if number:
+            bits.append(t("ref_call", lang, number=number))
         if line.chat and line.chat != line.website:
             bits.append(t("ref_chat", lang, chat=line.chat))
         if line.website:
@@ -41,10 +47,11 @@ class Referrals:
             facts.append(t("ref_free_anonymous", lang))
         elif line.free:
             facts.append(t("ref_free", lang))
-        facts.append(t("ref_always_open", lang) if line.always_open else t("ref_check_hours", lang))
-        if line.unverified:
-            facts.append(t("ref_unverified", lang))
-        return f"• {line.name}: {' · '.join(bits)} ({', '.join(facts)})"
+        if line.always_open:
+            facts.append(t("ref_always_open", lang))
+        elif number or line.chat:
+            facts.append(t("ref_check_hours", lang))
+        return f"• {name} {' · '.join(bits)}" + (f" ({', '.join(facts)})" if facts else "")
 
     def fill(self, text: str) -> str:
         """Resolve {helpline_id.field} placeholders from the registry."""
@@ -61,8 +68,8 @@ class Referrals:
         ids = self.route(line_topic, lang, acute)
         danger = self.t("ref_emergency", lang, number=self.content.helplines[EMERGENCY].number)
         lines = [self.line(self.content.helplines[i], lang, compact=short) for i in ids if i != EMERGENCY]
-        if short:  # within the cooldown: one sentence, but every line of the topic still there
-            text = "\n".join([self.fill(tpl["short"]), *lines, danger])
+        if short:  # within the cooldown: one sentence, but every line of the topic still there (112 first if acute)
+            text = "\n".join([self.fill(tpl["short"]), *([danger, *lines] if acute else [*lines, danger])])
             return Referral(topic, severity, tuple(ids), text, short=True)
         blocks = [self.fill(tpl["intro"])]
         if tpl.get("guidance"):

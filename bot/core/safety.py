@@ -183,6 +183,11 @@ class SafetyRouter:
     def matches(self, text: str) -> list[SafetyHit]:
         return self._matches(normalize(text))
 
+    def figurative(self, text: str) -> bool:
+        """True when an exclusion (a known figurative, news or fiction use) matches the text."""
+        norm = normalize(text)
+        return any(compile_pattern(self.exclusions[i]).search(norm) for i in self.exclusion_index.candidates(set(norm.split())))
+
     def _matches(self, norm: str) -> list[SafetyHit]:
         words = set(norm.split())
         candidates = self.phrase_index.candidates(words)
@@ -231,10 +236,13 @@ def _rank(hit: SafetyHit) -> tuple[int, int, int, int, int]:
 
 # -- the union: lexicon, learned model, conversation ----------------------------------------------
 
-MODEL_THRESHOLD = 0.7  # P(crisis) for a referral from the model alone (calibrated on the dev set, see README)
-CONTEXT_THRESHOLD = 0.8  # the same, read together with the previous messages
-DISTRESS_THRESHOLD = 0.3  # below a referral, a warm reply when the bot did not understand the message
+MODEL_THRESHOLD = 0.55  # P(crisis) for a referral from the model alone (calibrated on the dev set, see README)
+CONTEXT_THRESHOLD = 0.65  # the same, read together with the previous messages
+FIGURATIVE_THRESHOLD = 0.97  # the same, when the lexicon knows the wording as figurative, news or fiction
+SPECIFIC_THRESHOLD = 0.7  # a general lexicon hit ("ik kan niet meer") takes the model's topic when this sure of it
+DISTRESS_THRESHOLD = 0.4  # below a referral, a warm reply when the bot did not understand the message
 LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
+GENERAL_TOPICS = ("distress",)  # a lexicon hit this general takes the model's more specific topic
 
 
 class CrisisDetector:
@@ -246,24 +254,32 @@ class CrisisDetector:
         self.model = model
 
     def detect(self, text: str, before: Sequence[str] = ()) -> SafetyHit | None:
-        hit = self.router.detect(text) or self._learned(text, before)
+        hit = self.router.detect(text)
+        learned, sure = self._learned(text, before)
+        specific = learned is not None and learned.topic not in (*GENERAL_TOPICS, *LIFE_TOPICS)
+        if hit and learned and specific and sure >= SPECIFIC_THRESHOLD and hit.topic in GENERAL_TOPICS and not hit.acute:
+            hit = dataclasses.replace(hit, topic=learned.topic, about=learned.about)  # "ik kan niet meer" + what it is about
+        hit = hit or learned
         if hit and hit.severity != "acute" and self._acute(hit, text, before):
             hit = dataclasses.replace(hit, severity="acute")
         return hit
 
-    def _learned(self, text: str, before: Sequence[str]) -> SafetyHit | None:
+    def _learned(self, text: str, before: Sequence[str]) -> tuple[SafetyHit | None, float]:
+        """The model's hit (or None) and how sure it is of the hit's topic."""
         if self.model is None or not normalize(text):
-            return None
+            return None, 0.0
         score = self.model.score(text)
         source = "model"
         if score.probability < MODEL_THRESHOLD and before:
             score, source = self.model.score(join_context(list(before), text)), "context"
             if score.probability < CONTEXT_THRESHOLD:
-                return None
+                return None, 0.0
         elif score.probability < MODEL_THRESHOLD:
-            return None
+            return None, 0.0
+        if score.probability < FIGURATIVE_THRESHOLD and self.router.figurative(text):
+            return None, 0.0  # "ik ben doodop": a known figurative use needs a sure model
         about = self.model.about(text) if score.topic == "creator_follower" else ""
-        return SafetyHit(score.topic, "high", source, "", about=about)
+        return SafetyHit(score.topic, "high", source, "", about=about), score.share
 
     def _acute(self, hit: SafetyHit, text: str, before: Sequence[str]) -> bool:
         topic = hit.about or hit.topic
@@ -273,7 +289,9 @@ class CrisisDetector:
         """First-person distress that is not a crisis referral: a warm reply with the general lines."""
         if self.router.distressed(text):
             return True
-        return self.model is not None and bool(normalize(text)) and self.model.score(text).probability >= DISTRESS_THRESHOLD
+        if self.model is None or not normalize(text) or self.router.figurative(text):
+            return False
+        return self.model.score(text).probability >= DISTRESS_THRESHOLD
 
     def matches(self, text: str) -> list[SafetyHit]:
         return self.router.matches(text)

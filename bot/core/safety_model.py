@@ -27,6 +27,7 @@ CALM = "calm"  # the intent examples (FAQ questions, greetings, quiz requests) a
 class CrisisScore:
     probability: float  # P(crisis)
     topic: str  # likeliest crisis topic
+    share: float = 0.0  # P(topic) / P(crisis): how sure the model is of the topic
 
 
 class CrisisModel:
@@ -40,7 +41,8 @@ class CrisisModel:
             return CrisisScore(0.0, "")
         crisis = probs.copy()
         crisis[self.calm] = -1.0
-        return CrisisScore(float(1.0 - probs[self.calm]), self.classifier.classes[int(crisis.argmax())])
+        best, total = int(crisis.argmax()), float(1.0 - probs[self.calm])
+        return CrisisScore(total, self.classifier.classes[best], float(probs[best]) / total if total > 0 else 0.0)
 
     def about(self, text: str) -> str:
         """For a creator asking about a follower: the follower's likeliest topic."""

@@ -30,6 +30,9 @@ CHAT_REWRITES: dict[str, str] = {
     "wa": "wat",
     "ne": "een",
     "mn": "mijn",
+    "zelfmrd": "zelfmoord",
+    "zlfmrd": "zelfmoord",
+    "zelfmoor": "zelfmoord",
     # French
     "j": "je",
     "jveux": "je veux",
@@ -48,11 +51,22 @@ CHAT_REWRITES: dict[str, str] = {
     "cant": "cannot",
     "wanna": "want to",
     "gonna": "going to",
+    "kms": "kill myself",
+    "kys": "kill yourself",
+    "unalive": "kill",
+    "sewerslide": "suicide",
+    "suicid": "suicide",
 }
 
 
+# Letters that NFKD does not take apart: "nœud", "sœur", "straße", "søster".
+_LIGATURES = str.maketrans(
+    {"œ": "oe", "Œ": "OE", "æ": "ae", "Æ": "AE", "ß": "ss", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d"}
+)
+
+
 def strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
+    decomposed = unicodedata.normalize("NFKD", text.translate(_LIGATURES))
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
