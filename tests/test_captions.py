@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.content import LANGS, data_root, load_yaml, yaml_files
-from bot.core.captions import FLAGS, LABEL_FLAGS, fold, verdict_of
+from bot.core.captions import FLAGS, LABEL_FLAGS, expand, fold, verdict_of
 from bot.core.patterns import Index, alternatives, literal_start
 from tests.conftest import DATA
 
@@ -153,9 +153,9 @@ def every_pattern(doc):
     yield from doc.get("negations", {}).get("patterns", ())
     yield from doc.get("promotion", {}).get("patterns", ())
     for rule in doc["rules"]:
-        yield from rule["patterns"]
-        yield from rule.get("unless", ())
-        yield from rule.get("also", ())
+        yield from expand(doc, rule["patterns"])
+        yield from expand(doc, rule.get("unless", ()))
+        yield from expand(doc, rule.get("also", ()))
 
 
 def test_every_language_has_its_rules_with_sources_and_review_dates():

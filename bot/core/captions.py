@@ -37,6 +37,7 @@ MIN_WORDS = 3  # fewer words (hashtags, handles and labels set aside) are too fe
 MIN_MARGIN = 0.1  # per-gram log-odds over the runner-up; below it the detector is guessing
 
 _COMBINING = re.compile(r"[\u0300-\u036f]")
+_NAMED = re.compile(r"<<(\w+)>>")
 _PUNCT = {"’": "'", "‘": "'", "´": "'", "`": "'", "“": '"', "”": '"', "–": "-", "—": "-", "｜": "|", "\u00a0": " "}
 _HANDLE = re.compile(r"(?<![\w@])@([A-Za-z0-9_](?:[\w.]*\w)?)")
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -90,6 +91,12 @@ class Check:
             "suggestion": self.suggestion,
             "lang": self.lang,
         }
+
+
+def expand(doc: dict[str, Any], patterns: Iterable[str]) -> list[str]:
+    """Patterns with each `<<name>>` replaced by the file's word list `words.name`."""
+    words = doc.get("words") or {}
+    return [_NAMED.sub(lambda m: f"(?:{words[m.group(1)]})(?![-\\w])", p) for p in patterns]  # "stress-free" is none
 
 
 def verdict_of(flags: Iterable[str]) -> str:
@@ -157,7 +164,11 @@ class Rules:
                 found += list((node or {}).get("patterns", ()))
             return index.add(found)
 
-        raw = [r for doc in docs for r in doc.get("rules", ())]
+        raw = [
+            {**r, **{k: expand(doc, r.get(k, ())) for k in ("patterns", "unless", "also")}}
+            for doc in docs
+            for r in doc.get("rules", ())
+        ]
         # An exception holds for its flag in every language: "alcohol-free" lifts the Dutch emoji rule too.
         unless = {flag: index.add(p for r in raw if r["flag"] == flag for p in r.get("unless", ())) for flag in FLAGS}
         rules = [
