@@ -120,6 +120,18 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the intent classifier and the crisis detector once, so the first chat starts in under a second."""
+    import time
+
+    from bot.service import build_engine
+
+    start = time.perf_counter()
+    engine = build_engine()
+    print(f"models ready in {time.perf_counter() - start:.1f} s (crisis detector: {'on' if engine.safety.model else 'off'})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
@@ -173,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed, memory and accuracy; prints JSON")
     bench.add_argument("--messages", type=int, default=5000)
     bench.set_defaults(func=cmd_bench)
+
+    train = sub.add_parser("train", help="train and cache the models (make install does this once)")
+    train.set_defaults(func=cmd_train)
 
     run = sub.add_parser("run", help="run on Telegram and/or Discord (tokens from the environment)")
     run.add_argument("channel", nargs="?", choices=["telegram", "discord", "all"], default="all")
