@@ -10,13 +10,15 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from bot.config import Settings
+from bot import logs
+from bot.config import Settings, SettingsError
+from bot.core.text import valid_unicode
 
 
 def _service(args: argparse.Namespace, surfaces: tuple[str, ...] = ()):
     from bot.service import Service
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     db = Path(args.db) if getattr(args, "db", None) else settings.db_path
     return Service.create(settings, db_path=db, surfaces=surfaces)
 
@@ -55,9 +57,11 @@ def check_line(checker: Any, line: str) -> dict[str, Any]:
         if not isinstance(msg, dict):
             raise ValueError("not an object")
         caption_id = msg.get("id")
+        caption_id = valid_unicode(caption_id) if isinstance(caption_id, str) else caption_id  # "\\ud800" escapes
         text = msg.get("text")
         if not isinstance(text, str):
             raise ValueError('"text" must be a string')
+        text = valid_unicode(text)
         if len(text) > MAX_CAPTION:
             raise ValueError(f"caption longer than {MAX_CAPTION} characters")
         return checker.check(text).contract(caption_id)
@@ -71,14 +75,12 @@ def check_line(checker: Any, line: str) -> dict[str, Any]:
 
 def run_check(stdin: IO[str], stdout: IO[str], as_json: bool) -> None:
     """One answer per input line, in order, flushed. Without --json a line is the caption itself."""
+    from bot.adapters.console_adapter import read_lines
+
     checker = caption_checker()
-    for line in stdin:
-        line = line.rstrip("\n")
+    for line in read_lines(stdin):  # a line that is not UTF-8 costs its bad bytes, not the run
         if as_json:
-            answer = check_line(checker, line)
-            out = json.dumps(answer, ensure_ascii=False)
-            if not out.isascii() and _unencodable(out):  # a lone surrogate from a \\ud800 escape
-                out = json.dumps(answer)
+            out = json.dumps(check_line(checker, line), ensure_ascii=False)
         else:
             check = checker.check(line)
             out = "\t".join([check.verdict, ",".join(check.flags) or "-", check.suggestion])
@@ -86,23 +88,15 @@ def run_check(stdin: IO[str], stdout: IO[str], as_json: bool) -> None:
         stdout.flush()
 
 
-def _unencodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    if hasattr(sys.stdin, "reconfigure"):
-        sys.stdin.reconfigure(errors="replace")  # a byte that is not UTF-8 costs one character, not the run
     run_check(sys.stdin, sys.stdout, args.json)
     return 0
 
 
 def cmd_desk(args: argparse.Namespace) -> int:
     from bot.desk.console import run_desk
+
+    args.args = [valid_unicode(a) for a in args.args]  # undecodable argv bytes arrive as lone surrogates
 
     return run_desk(_service(args).desk, args, moderator=f"console:{getpass.getuser()}")
 
@@ -135,7 +129,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    return run(args.channel, Settings.from_env())
+    return run(args.channel, getattr(args, "settings", None) or Settings.from_env())
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,9 +191,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore"):  # their request logs contain the Telegram token in the URL
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()  # every variable checked before anything starts
+    except SettingsError as exc:
+        print(f"influbot: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(args.verbose, settings.secrets)
+    args.settings = settings
     return args.func(args)

@@ -1,16 +1,35 @@
-"""Settings from the environment (tokens only ever come from here)."""
+"""Settings from the environment, validated in one place (tokens only ever come from here, and never in a repr).
+
+A bad value raises `SettingsError` with a one-line message that names the variable; the CLI prints it and exits
+with status 2. Secret values are never quoted in a message.
+"""
 
 from __future__ import annotations
 
+import math
 import os
+import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlparse
 
 from bot.store import default_db_path
 
+T = TypeVar("T")
 
-def _ids(raw: str) -> frozenset[str]:
-    return frozenset(x.strip() for x in raw.split(",") if x.strip())
+TRUE = ("1", "true", "yes", "on")
+FALSE = ("0", "false", "no", "off", "")
+TELEGRAM_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")
+DISCORD_TOKEN = re.compile(r"[A-Za-z0-9_.-]{20,300}")
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # what Telegram accepts as secret_token
+SNOWFLAKE = re.compile(r"[0-9]{1,20}")
+CHAT_ID = re.compile(r"-?[0-9]{1,20}")
+
+
+class SettingsError(ValueError):
+    """An environment variable with a value the bot cannot use."""
 
 
 @dataclass(frozen=True)
@@ -21,34 +40,119 @@ class Settings:
     show_moderator_names: bool = False
     flood_messages: int = 8
     flood_seconds: float = 10.0
-    telegram_token: str | None = None
+    nlu: str = "builtin"
+    rasa_url: str = "http://127.0.0.1:5005"
+    telegram_token: str | None = field(default=None, repr=False)
     telegram_mod_chat_id: str | None = None
     telegram_moderator_ids: frozenset[str] = frozenset()
     telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = field(default=None, repr=False)
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = 8443
     telegram_api_base_url: str | None = None
-    discord_token: str | None = None
+    discord_token: str | None = field(default=None, repr=False)
     discord_guild_id: str | None = None
     discord_mod_channel_id: str | None = None
     discord_mod_role_id: str | None = None
+    discord_message_content: bool = False
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The values no log line may show."""
+        return tuple(s for s in (self.telegram_token, self.discord_token, self.telegram_webhook_secret) if s)
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
-        get = lambda k: env.get(k) or None  # noqa: E731
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        r = _Reader(os.environ if env is None else env)
         return cls(
-            db_path=Path(env["INFLUBOT_DB"]) if env.get("INFLUBOT_DB") else default_db_path(),
-            retention_days=float(env.get("INFLUBOT_RETENTION_DAYS", 30)),
-            overdue_minutes=float(env.get("INFLUBOT_OVERDUE_MINUTES", 60)),
-            show_moderator_names=env.get("INFLUBOT_SHOW_MODERATOR_NAMES", "0") in ("1", "true", "yes"),
-            flood_messages=int(env.get("INFLUBOT_FLOOD_MESSAGES", 8)),
-            flood_seconds=float(env.get("INFLUBOT_FLOOD_SECONDS", 10)),
-            telegram_token=get("TELEGRAM_BOT_TOKEN"),
-            telegram_mod_chat_id=get("TELEGRAM_MOD_CHAT_ID"),
-            telegram_moderator_ids=_ids(env.get("TELEGRAM_MODERATOR_IDS", "")),
-            telegram_webhook_url=get("TELEGRAM_WEBHOOK_URL"),
-            telegram_api_base_url=get("TELEGRAM_API_BASE_URL"),
-            discord_token=get("DISCORD_BOT_TOKEN"),
-            discord_guild_id=get("DISCORD_GUILD_ID"),
-            discord_mod_channel_id=get("DISCORD_MOD_CHANNEL_ID"),
-            discord_mod_role_id=get("DISCORD_MOD_ROLE_ID"),
+            db_path=Path(r.text("INFLUBOT_DB")) if r.text("INFLUBOT_DB") else default_db_path(),
+            retention_days=r.number("INFLUBOT_RETENTION_DAYS", 30.0, float, minimum=0),
+            overdue_minutes=r.number("INFLUBOT_OVERDUE_MINUTES", 60.0, float, minimum=0),
+            show_moderator_names=r.flag("INFLUBOT_SHOW_MODERATOR_NAMES"),
+            flood_messages=r.number("INFLUBOT_FLOOD_MESSAGES", 8, int, minimum=1),
+            flood_seconds=r.number("INFLUBOT_FLOOD_SECONDS", 10.0, float, minimum=0),
+            nlu=r.choice("INFLUBOT_NLU", ("builtin", "rasa")),
+            rasa_url=r.url("RASA_URL") or "http://127.0.0.1:5005",
+            telegram_token=r.secret("TELEGRAM_BOT_TOKEN", TELEGRAM_TOKEN, "digits, a colon, then letters, digits, _ or -"),
+            telegram_mod_chat_id=r.pattern("TELEGRAM_MOD_CHAT_ID", CHAT_ID, "a chat id such as -1001234567890"),
+            telegram_moderator_ids=r.ids("TELEGRAM_MODERATOR_IDS"),
+            telegram_webhook_url=r.url("TELEGRAM_WEBHOOK_URL"),
+            telegram_webhook_secret=r.secret("TELEGRAM_WEBHOOK_SECRET", WEBHOOK_SECRET, "1-256 of A-Z, a-z, 0-9, _ and -"),
+            telegram_webhook_listen=r.text("TELEGRAM_WEBHOOK_LISTEN") or "0.0.0.0",
+            telegram_webhook_port=r.number("TELEGRAM_WEBHOOK_PORT", 8443, int, minimum=1, maximum=65535),
+            telegram_api_base_url=r.url("TELEGRAM_API_BASE_URL"),
+            discord_token=r.secret("DISCORD_BOT_TOKEN", DISCORD_TOKEN, "the bot token from the Developer Portal"),
+            discord_guild_id=r.pattern("DISCORD_GUILD_ID", SNOWFLAKE, "a numeric id"),
+            discord_mod_channel_id=r.pattern("DISCORD_MOD_CHANNEL_ID", SNOWFLAKE, "a numeric id"),
+            discord_mod_role_id=r.pattern("DISCORD_MOD_ROLE_ID", SNOWFLAKE, "a numeric id"),
+            discord_message_content=r.flag("DISCORD_MESSAGE_CONTENT"),
         )
+
+
+class _Reader:
+    """Reads and checks one variable at a time; every problem becomes a SettingsError naming the variable."""
+
+    def __init__(self, env: Mapping[str, str]):
+        self.env = env
+
+    def text(self, name: str) -> str:
+        return (self.env.get(name) or "").strip()
+
+    @staticmethod
+    def fail(name: str, why: str, value: str | None = None) -> SettingsError:
+        shown = f" (got {value[:40]!r})" if value is not None else ""
+        return SettingsError(f"{name} must be {why}{shown}")
+
+    def number(self, name: str, default: T, kind: Callable[[str], T], minimum: float, maximum: float | None = None) -> T:
+        raw = self.text(name)
+        if not raw:
+            return default
+        what = "a whole number" if kind is int else "a number"
+        bounds = f" from {minimum:g} to {maximum:g}" if maximum is not None else f" of at least {minimum:g}"
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise self.fail(name, what + bounds, raw) from None
+        if not math.isfinite(value) or value < minimum or (maximum is not None and value > maximum):  # type: ignore[arg-type,operator]
+            raise self.fail(name, what + bounds, raw)
+        return value
+
+    def flag(self, name: str) -> bool:
+        raw = self.text(name).lower()
+        if raw not in TRUE + FALSE:
+            raise self.fail(name, "1 or 0 (also true/false, yes/no, on/off)", raw)
+        return raw in TRUE
+
+    def choice(self, name: str, options: tuple[str, ...]) -> str:
+        raw = self.text(name).lower() or options[0]
+        if raw not in options:
+            raise self.fail(name, " or ".join(options), raw)
+        return raw
+
+    def pattern(self, name: str, regex: re.Pattern[str], why: str) -> str | None:
+        raw = self.text(name)
+        if raw and not regex.fullmatch(raw):
+            raise self.fail(name, why, raw)
+        return raw or None
+
+    def secret(self, name: str, regex: re.Pattern[str], why: str) -> str | None:
+        raw = self.text(name)
+        if raw and not regex.fullmatch(raw):
+            raise self.fail(name, why + "; the value is not shown")
+        return raw or None
+
+    def url(self, name: str) -> str | None:
+        raw = self.text(name)
+        if not raw:
+            return None
+        parsed = urlparse(raw)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise self.fail(name, "an http:// or https:// address")  # not shown: an address may hold a password
+        return raw
+
+    def ids(self, name: str) -> frozenset[str]:
+        parts = [x.strip() for x in self.text(name).split(",") if x.strip()]
+        bad = [x for x in parts if not SNOWFLAKE.fullmatch(x)]
+        if bad:
+            raise self.fail(name, "comma-separated numeric user ids", bad[0])
+        return frozenset(parts)

@@ -11,7 +11,8 @@ import contextlib
 import html
 import json
 import logging
-import os
+import re
+import secrets
 import signal
 import sys
 import time
@@ -33,12 +34,16 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import logs
 from bot.config import Settings
 from bot.core import commands
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
+from bot.core.text import valid_unicode
 from bot.core.types import Choices, HandoffNotice, Inbound, QuizQuestion, Referral, Reply, Text
 from bot.desk.desk import NotAllowed
+from bot.flood import FloodGate
+from bot.guard import log_failure
 from bot.service import Service
 
 log = logging.getLogger(__name__)
@@ -52,29 +57,37 @@ POLL_SECONDS = 1.0
 LANGS = ("nl", "fr", "en")
 
 NOT_MODERATOR = "Only moderators can act on cases here."
+FAILED = "Something went wrong; nothing was done (the error is logged)."
+RATE_LIMIT_RETRIES = 3  # a 429 from Telegram is waited out and retried, never a dropped reply
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Escape `text` for HTML and split it into pieces of at most `limit` characters, at paragraph boundaries."""
+    """Escape `text` for HTML and split it into pieces of at most `limit` UTF-16 units, at paragraph boundaries."""
     pieces: list[str] = []
     current = ""
     for para in text.split("\n\n"):
         escaped = html.escape(para)
-        if len(escaped) > limit:  # one huge paragraph: cut it without breaking an entity
+        if units(escaped) > limit:  # one huge paragraph: cut it without breaking an entity
             if current:
                 pieces.append(current)
                 current = ""
-            chunk = ""
+            chunk, size = "", 0
             for ch in para:
                 e = html.escape(ch)
-                if len(chunk) + len(e) > limit:
+                if size + units(e) > limit:
                     pieces.append(chunk)
-                    chunk = ""
+                    chunk, size = "", 0
                 chunk += e
+                size += units(e)
             current = chunk
             continue
         candidate = f"{current}\n\n{escaped}" if current else escaped
-        if len(candidate) > limit:
+        if units(candidate) > limit:
             pieces.append(current)
             current = escaped
         else:
@@ -107,6 +120,7 @@ class TelegramAdapter:
         self.username: str | None = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="influbot-db")
         self.bot_id: int | None = None
+        self.gate = FloodGate(settings.flood_messages, settings.flood_seconds, service.urgency, clock=service.clock)
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -126,6 +140,39 @@ class TelegramAdapter:
     async def process(self, inbound: Inbound) -> Reply:
         return await self.call(self.service.process, inbound)
 
+    def _process(self, inbound: Inbound) -> tuple[Reply, str]:
+        """On the database thread: the reply and the user's language after it."""
+        reply = self.service.process(inbound)
+        return reply, self.service.store.get_state(inbound.user).lang
+
+    async def answer(self, bot: Any, chat_id: int, inbound: Inbound, group: bool = False) -> None:
+        """Handle one message and send the reply; on an unexpected error the user gets a short apology."""
+        try:
+            reply, lang = await self.call(self._process, inbound)
+            await self.send_parts(bot, chat_id, inbound.user, reply, group=group, lang=lang)
+        except Exception as exc:  # noqa: BLE001 - no input may crash the bot
+            log_failure(log, "telegram message", exc)
+            try:
+                await self.send_parts(bot, chat_id, inbound.user, self.service.apology(inbound), group=group, lang="nl")
+            except Exception as again:  # noqa: BLE001
+                log_failure(log, "telegram apology", again)
+
+    def submit(self, bot: Any, chat_id: int, inbound: Inbound, *, group: bool = False, sent_at: Any = None) -> Any:
+        """Through flood control (in order per user; nothing dropped); completes once the message is handled."""
+
+        async def on_wait(first: bool) -> None:
+            if first:
+                lang = await self.call(self.lang_of, inbound.user, inbound.lang_hint)
+                await self.send_text(bot, chat_id, self.t("slow_down", lang))
+
+        return self.gate.submit(
+            inbound,
+            lambda ib: self.answer(bot, chat_id, ib, group=group),
+            sent_at=sent_at.timestamp() if sent_at is not None else None,
+            conversation=chat_id,
+            on_wait=on_wait,
+        )
+
     async def send_text(
         self, bot: Any, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, thread_id: int | None = None
     ) -> None:
@@ -140,8 +187,10 @@ class TelegramAdapter:
                 message_thread_id=thread_id,
             )
 
-    async def send_parts(self, bot: Any, chat_id: int, key: str, parts: Reply, group: bool = False) -> None:
-        lang = self.service.store.get_state(key).lang
+    async def send_parts(
+        self, bot: Any, chat_id: int, key: str, parts: Reply, group: bool = False, lang: str | None = None
+    ) -> None:
+        lang = lang or self.service.store.get_state(key).lang
         if group:
             referrals = [p for p in parts if isinstance(p, Referral)]
             if referrals:
@@ -189,10 +238,10 @@ class TelegramAdapter:
             if "@" in head and head.split("@", 1)[1].lower() != name:
                 return None
             return text
-        mention = f"@{name}" if name else None
-        if mention and mention in text.lower():
-            idx = text.lower().index(mention)
-            return (text[:idx] + text[idx + len(mention) :]).strip()
+        # Searched in the text itself: lowercasing first can change lengths ("İ" becomes two characters).
+        found = re.search(rf"(?<![\w@])@{re.escape(name)}(?!\w)", text, re.IGNORECASE | re.ASCII) if name else None
+        if found:
+            return (text[: found.start()] + text[found.end() :]).strip()
         replied = msg.reply_to_message if msg else None
         if replied and replied.from_user and self.bot_id is not None and replied.from_user.id == self.bot_id:
             return text
@@ -214,7 +263,8 @@ class TelegramAdapter:
             text = f"/{commands.TABLE['check']['en']} {post}"
         if text is None:
             if private:
-                await self.send_text(context.bot, chat.id, self.t("only_text", self.lang_of(key, hint)))
+                lang = await self.call(self.lang_of, key, hint)
+                await self.send_text(context.bot, chat.id, self.t("only_text", lang))
             return
         if not private:
             addressed = self._addressed(update, text)
@@ -231,18 +281,17 @@ class TelegramAdapter:
             + (f"e{int(msg.edit_date.timestamp()) if msg.edit_date else ''}" if edited else ""),
             display_name=user.first_name,
         )
-        reply = await self.process(inbound)
-        await self.send_parts(context.bot, chat.id, key, reply, group=not private)
+        await self.submit(context.bot, chat.id, inbound, group=not private, sent_at=msg.edit_date if edited else msg.date)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None:
             return
-        with contextlib.suppress(TelegramError):
-            await query.answer()
         chat = query.message.chat if query.message is not None else None
         chat_id = chat.id if chat is not None else user.id
         if self.mod_chat_id is not None and chat_id == self.mod_chat_id:
+            with contextlib.suppress(TelegramError):
+                await query.answer()
             return
         key = f"tg:{user.id}"
         inbound = Inbound(
@@ -253,8 +302,10 @@ class TelegramAdapter:
             lang_hint=(user.language_code or "")[:2] or None,
             display_name=user.first_name,
         )
-        reply = await self.process(inbound)
-        await self.send_parts(context.bot, chat_id, key, reply, group=chat is not None and chat.type != ChatType.PRIVATE)
+        handled = self.submit(context.bot, chat_id, inbound, group=chat is not None and chat.type != ChatType.PRIVATE)
+        with contextlib.suppress(TelegramError):  # queued first: the answer's await must not let a later update pass
+            await query.answer()
+        await handled
 
     async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = update.poll_answer
@@ -263,7 +314,7 @@ class TelegramAdapter:
         key = f"tg:{answer.user.id}"
         item_id = self.polls.get(answer.poll_id)
         if item_id is None:  # after a restart: the user's current question
-            run = self.service.store.get_state(key).quiz
+            run = (await self.call(self.service.store.get_state, key)).quiz
             if run is None or run.index >= len(run.items):
                 return
             item_id = run.items[run.index]
@@ -274,8 +325,7 @@ class TelegramAdapter:
             channel=CHANNEL,
             display_name=answer.user.first_name,
         )
-        reply = await self.process(inbound)
-        await self.send_parts(context.bot, answer.user.id, key, reply)
+        await self.submit(context.bot, answer.user.id, inbound)
 
     # -- moderators ---------------------------------------------------------------------------------
 
@@ -321,7 +371,7 @@ class TelegramAdapter:
         who = f"tg:{user.id}"
         self.verified.add(who)
         desk = self.service.desk
-        text = msg.text.strip()
+        text = valid_unicode(msg.text).strip()
         command, _, arg = text.partition(" ")
         command = command.split("@", 1)[0].lower() if command.startswith("/") else ""
         arg = arg.strip()
@@ -362,6 +412,10 @@ class TelegramAdapter:
             await say(NOT_MODERATOR)
         except ValueError as exc:
             await say(str(exc))
+        except Exception as exc:  # noqa: BLE001 - a moderator's command must not take the bot down either
+            log_failure(log, "telegram moderator command", exc)
+            with contextlib.suppress(Exception):
+                await say(FAILED)
 
     # -- outboxes -----------------------------------------------------------------------------------
 
@@ -434,6 +488,19 @@ class TelegramAdapter:
             await asyncio.sleep(POLL_SECONDS)
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret every webhook request must carry (Telegram sends it back in a header; others get 403)."""
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret
+    secret = secrets.token_urlsafe(32)
+    logs.hide(secret)
+    log.warning(
+        "TELEGRAM_WEBHOOK_SECRET is not set: generated a random secret for this run and registered it with setWebhook; "
+        "requests without it are refused (403). Set it to keep one secret across restarts and replicas."
+    )
+    return secret
+
+
 def _base_url(url: str, suffix: str) -> str:
     url = url.rstrip("/")
     return url if url.endswith(suffix) else url + suffix
@@ -449,12 +516,20 @@ def build_application(service: Service, settings: Settings, request: BaseRequest
     try:
         from telegram.ext import AIORateLimiter
 
-        builder = builder.rate_limiter(AIORateLimiter())
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
     except (ImportError, RuntimeError):
         pass
-    app = builder.build()
+    # Updates are handled concurrently: flood control keeps each user's own updates in order, and a user whose
+    # messages wait does not hold up anyone else.
+    app = builder.concurrent_updates(True).build()
     adapter = TelegramAdapter(service, settings)
     app.bot_data["influbot"] = adapter
+
+    async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if context.error is not None:
+            log_failure(log, "telegram update", context.error)
+
+    app.add_error_handler(on_error)
 
     async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if adapter.username is None:
@@ -512,11 +587,11 @@ async def serve(
         updates = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.POLL_ANSWER]
         if settings.telegram_webhook_url:
             await app.updater.start_webhook(
-                listen=os.environ.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0"),
-                port=int(os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")),
+                listen=settings.telegram_webhook_listen,
+                port=settings.telegram_webhook_port,
                 url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
                 webhook_url=settings.telegram_webhook_url,
-                secret_token=os.environ.get("TELEGRAM_WEBHOOK_SECRET") or None,
+                secret_token=webhook_secret(settings),
                 allowed_updates=updates,
             )
         else:
@@ -536,6 +611,8 @@ async def serve(
             if app.running:
                 await app.stop()
             await app.shutdown()
+        with contextlib.suppress(Exception):
+            await adapter.gate.close()
         adapter.executor.shutdown(wait=False)
         for sig in installed:
             with contextlib.suppress(Exception):

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 PAYLOAD = re.compile(
     r"^(?:faq:[a-z0-9_]{1,40}|ans:[a-z0-9_]{1,20}:\d|quiz:(?:[1-9]|random|resume|menu)|cmd:[a-z]{1,12}"
-    r"|human:(?:start|intake)|lang:(?:nl|fr|en)|forget:(?:yes|no)|menu:faq)$"
+    r"|human:(?:start|intake)|lang:(?:nl|fr|en)|forget:(?:yes|no)|menu:faq)$",
+    re.ASCII,
 )
 YES = {
     "ja",
@@ -95,7 +96,7 @@ def choice_step(engine: Engine, turn: Turn) -> bool:
     if not payload:
         return False
     reply.intent, reply.confidence = f"choice:{payload.split(':')[0]}", 1.0
-    if not PAYLOAD.match(payload) or not apply_choice(engine, payload, state, reply):
+    if not PAYLOAD.fullmatch(payload) or not apply_choice(engine, payload, state, reply):
         reply.append(Text(engine.t("button_expired", state.lang)))
         if state.quiz and not state.quiz.paused:
             reply.append(practice.question(engine, state))
