@@ -198,3 +198,14 @@ def test_check_json_contract_one_answer_per_line_in_order(tmp_path):
         assert answer["verdict"] is None and answer["error"] and set(answer) == keys | {"error"}
     assert no_text["id"] == 7 and bad["id"] is None
     assert not (tmp_path / "unused.db").exists(), "the check needs no database"
+
+
+def test_check_json_survives_bytes_that_are_not_utf8_and_lone_surrogates(tmp_path):
+    lines = [b"\xff\xfe not utf-8", b'{"id": "s\\ud800", "text": "van @merk gekregen \\ud800"}', b'{"id": "ok", "text": "hallo"}']
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "check", "--json"], input=b"\n".join(lines) + b"\n", capture_output=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = [json.loads(line) for line in proc.stdout.decode("utf-8").splitlines()]
+    assert [o["verdict"] for o in out] == [None, "fix", "ok"]
+    assert out[1]["id"] == "s\ufffd" and out[1]["suggestion"] == "Advertentie | In samenwerking met @merk"
