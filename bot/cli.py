@@ -1,10 +1,13 @@
-"""Command line: influbot chat | desk | run | bench | maintenance."""
+"""Command line: influbot chat | check | desk | run | bench | maintenance."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
+import logging
 import sys
+from typing import IO, Any
 
 from bot import logs
 from bot.config import Settings, SettingsError
@@ -27,6 +30,65 @@ def cmd_chat(args: argparse.Namespace) -> int:
         console_adapter.run_json(service, sys.stdin, sys.stdout)
     else:
         console_adapter.run_interactive(service, args.user)
+    return 0
+
+
+MAX_CAPTION = 10_000  # characters; Instagram allows 2,200, YouTube descriptions 5,000
+
+
+def caption_checker() -> Any:
+    """The caption checker with the language detector of the built-in NLU (no database, no crisis model)."""
+    from bot.content import content_hash, load_content
+    from bot.core.captions import CaptionChecker
+    from bot.core.nlu import load_models
+
+    content = load_content()
+    _, detector = load_models(content.training, content_hash(folders=("intents",)))
+    return CaptionChecker(content.captions, detector)
+
+
+def check_line(checker: Any, line: str) -> dict[str, Any]:
+    """One line of `influbot check --json`: {"id", "text"} in, {"id", "verdict", "flags", "suggestion", "lang"} out;
+    a line that is not such an object gets the same keys with verdict null and an `error`."""
+    caption_id = None
+    try:
+        msg = json.loads(line)
+        if not isinstance(msg, dict):
+            raise ValueError("not an object")
+        caption_id = msg.get("id")
+        caption_id = valid_unicode(caption_id) if isinstance(caption_id, str) else caption_id  # "\\ud800" escapes
+        text = msg.get("text")
+        if not isinstance(text, str):
+            raise ValueError('"text" must be a string')
+        text = valid_unicode(text)
+        if len(text) > MAX_CAPTION:
+            raise ValueError(f"caption longer than {MAX_CAPTION} characters")
+        return checker.check(text).contract(caption_id)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        error = f'{exc}; expected {{"id": ..., "text": "<caption>"}}'
+    except Exception:  # noqa: BLE001 - a bug must cost one line, not the rest of the input
+        logging.getLogger(__name__).exception("caption check failed")
+        error = "internal error while checking this caption"
+    return {"id": caption_id, "verdict": None, "flags": [], "suggestion": "", "lang": None, "error": error}
+
+
+def run_check(stdin: IO[str], stdout: IO[str], as_json: bool) -> None:
+    """One answer per input line, in order, flushed. Without --json a line is the caption itself."""
+    from bot.adapters.console_adapter import read_lines
+
+    checker = caption_checker()
+    for line in read_lines(stdin):  # a line that is not UTF-8 costs its bad bytes, not the run
+        if as_json:
+            out = json.dumps(check_line(checker, line), ensure_ascii=False)
+        else:
+            check = checker.check(line)
+            out = "\t".join([check.verdict, ",".join(check.flags) or "-", check.suggestion])
+        stdout.write(out + "\n")
+        stdout.flush()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    run_check(sys.stdin, sys.stdout, args.json)
     return 0
 
 
@@ -102,9 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--json", action="store_true", help="machine contract: JSON lines in, one JSON object out per line")
-    chat.add_argument("--db", help="database file (default: $INFLUBOT_DB or the user data dir)")
+    chat.add_argument("--db", help="database file or postgresql:// URL (default: $INFLUBOT_DB or the user data dir)")
     chat.add_argument("--user", default="console", help="your user name in the console")
     chat.set_defaults(func=cmd_chat)
+
+    check = sub.add_parser("check", help="check captions for Belgian ad-disclosure rules, one per input line")
+    check.add_argument(
+        "--json", action="store_true", help='contract: {"id", "text"} per line in, one verdict object out per line'
+    )
+    check.set_defaults(func=cmd_check)
 
     desk = sub.add_parser("desk", help="moderator desk on the same database")
     desk.add_argument("--db")

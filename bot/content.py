@@ -234,6 +234,7 @@ class Content:
     menus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # menu name -> FAQ ids, in order
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
     safety_training: list[dict[str, Any]] = field(default_factory=list)  # labelled crisis and calm messages
+    captions: dict[str, dict[str, Any]] = field(default_factory=dict)  # caption-check rules per language, as written
 
     @functools.cached_property
     def quiz_items(self) -> dict[str, QuizItem]:
@@ -350,6 +351,11 @@ def _load_helplines(root: Path) -> dict[str, Helpline]:
     return lines
 
 
+def load_captions(root: Path) -> dict[str, dict[str, Any]]:
+    """The caption-check rules, one file per language (knowledge/captions/<lang>.yml); bot.core.captions compiles them."""
+    return {path.stem: load_yaml(path) for path in yaml_files(root / "knowledge" / "captions")}
+
+
 @functools.lru_cache(maxsize=4)
 def load_content(root: Path | None = None) -> Content:
     root = root or data_root()
@@ -371,4 +377,5 @@ def load_content(root: Path | None = None) -> Content:
         menus=_load_menus(root, faq),
         training=load_training(root),
         safety_training=load_safety_training(root),
+        captions=load_captions(root),
     )

@@ -89,6 +89,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {  # the user commands come from bot.c
     "Stel een vraag in je eigen woorden": {"fr": "Posez une question avec vos mots", "en": "Ask a question in your own words"},
     "tekst": {"fr": "texte", "en": "text"},
     "Je vraag of bericht": {"fr": "Votre question ou message", "en": "Your question or message"},
+    "De caption die je wil posten": {"fr": "La légende que vous voulez publier", "en": "The caption you want to post"},
     "hoofdstuk": {"fr": "chapitre", "en": "chapter"},
     "Welk hoofdstuk?": {"fr": "Quel chapitre ?", "en": "Which chapter?"},
     "willekeurig": {"fr": "au hasard", "en": "random"},
@@ -668,6 +669,14 @@ def build_commands(adapter: DiscordAdapter) -> list[app_commands.Command[Any, ..
     async def vraag(interaction: discord.Interaction, tekst: str) -> None:
         await adapter.command(interaction, text=tekst)
 
+    check_name, check_description = commands.TABLE["check"]["nl"], adapter.engine.t("cmd_check", "nl")
+
+    @app_commands.command(name=_t(check_name), description=_t(check_description))
+    @app_commands.rename(tekst=_t("tekst"))
+    @app_commands.describe(tekst=_t("De caption die je wil posten"))
+    async def controle(interaction: discord.Interaction, tekst: str) -> None:
+        await adapter.command(interaction, text=f"/{commands.TABLE['check']['en']} {tekst}", personal=True)
+
     @app_commands.command(name=_t("quiz"), description=_t("Oefenen per hoofdstuk"))
     @app_commands.rename(hoofdstuk=_t("hoofdstuk"))
     @app_commands.describe(hoofdstuk=_t("Welk hoofdstuk?"))
@@ -730,6 +739,7 @@ def build_commands(adapter: DiscordAdapter) -> list[app_commands.Command[Any, ..
     return [
         faq,
         vraag,
+        controle,
         quiz_cmd,
         simple("examen", "Examensimulatie", "/examen"),
         simple("voortgang", "Je scores", "/voortgang", personal=True),

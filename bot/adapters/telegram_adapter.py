@@ -349,6 +349,9 @@ class TelegramAdapter:
         hint = (user.language_code or "")[:2] or None
         private = chat.type == ChatType.PRIVATE
         text = msg.text
+        post = msg.caption if text is None else (text if msg.forward_origin is not None else None)
+        if private and post:  # a photo's caption or a forwarded post: the caption check
+            text = f"/{commands.TABLE['check']['en']} {post}"
         if text is None:
             if private:
                 await self.send_text(context.bot, chat.id, self.t("only_text", await self.lang_of(key, hint)))
