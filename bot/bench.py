@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -73,6 +74,36 @@ def with_database(db: str | None, messages: list[str], count: int) -> dict | Non
         return storage_numbers(pg.url, messages, count)
 
 
+LONG_CAPTION = 2200  # characters: Instagram's limit
+
+
+def caption_figures(checker: Any, rounds: int = 5) -> dict[str, Any]:
+    """The caption check on the tuning set and (when it is there) the blind held-out set, and its speed per caption:
+    mean and p99 over every caption of both sets and a 2,200-character caption made of them."""
+    from bot.evaluation import caption_report, rows
+
+    tuning, heldout = rows("captions_tuning.jsonl"), rows("heldout/captions_heldout.jsonl")
+    texts = [r["text"] for r in tuning + heldout if isinstance(r.get("text"), str)]
+    long = "\n".join(texts)[:LONG_CAPTION] if texts else "Advertentie | " + "x " * (LONG_CAPTION // 2)
+    for text in texts[:50] + [long]:  # warm-up: the patterns compile on first use
+        checker.check(text)
+    times, long_times = [], []
+    for _ in range(rounds):
+        for text in [*texts, long]:
+            t0 = time.perf_counter()
+            checker.check(text)
+            (long_times if text is long else times).append(time.perf_counter() - t0)
+    every = times + long_times
+    return {
+        "caption_mean_ms": round(sum(every) / len(every) * 1000, 3),
+        "caption_p99_ms": round(_percentile(every, 0.99) * 1000, 3),
+        "caption_2200_chars_mean_ms": round(sum(long_times) / len(long_times) * 1000, 3),
+        "caption_2200_chars_max_ms": round(max(long_times) * 1000, 3),
+        "captions_tuning": caption_report(checker, tuning) if tuning else None,
+        "captions_heldout": caption_report(checker, heldout) if heldout else None,  # blind: figures only, never tuned on
+    }
+
+
 def main(args: argparse.Namespace) -> int:
     from bot.core.types import Inbound, State
     from bot.service import build_engine
@@ -111,6 +142,7 @@ def main(args: argparse.Namespace) -> int:
         "faq_tuning_intent_accuracy": round(right / len(faq), 4) if faq else None,
         "faq_eval_size": len(faq),
         "safety_p99_ms": round(_percentile(safety_latency, 0.99) * 1000, 3) if safety_latency else None,
+        **caption_figures(engine.captions),
     }
     for name, path in (
         ("tuning", "safety_eval.jsonl"),

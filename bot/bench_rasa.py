@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from bot.content import data_root
@@ -159,6 +160,72 @@ def rasa_result(pipeline: str, root: Path, test: Path, diet_epochs: int | None =
     return result
 
 
+def serve_rasa(model_dir: Path, port: int) -> subprocess.Popen:
+    """`rasa run --enable-api` on 127.0.0.1 with the model in `model_dir`, once /status answers."""
+    import httpx
+
+    model = next(model_dir.rglob("*.tar.gz"))
+    env = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.Popen(
+        [str(rasa_venv() / "bin" / "rasa"), "run", "--enable-api", "-m", str(model), "-i", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=model_dir,
+    )
+    for _ in range(240):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/status", timeout=1.0).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(1.0)
+    proc.kill()
+    raise RuntimeError("the Rasa server did not start")
+
+
+def end_to_end(pipelines: list[str], diet_epochs: int | None, heldout: str) -> dict[str, dict]:
+    """The same held-out questions through `chat --json`, with the built-in classifier and with Rasa as the NLU."""
+    from bot import evaluation
+
+    items = evaluation.rows(heldout)
+    results = {"built-in": evaluation.faq_report(items)}
+    root = data_root()
+    for n, pipeline in enumerate(pipelines):
+        label = f"Rasa {pipeline}" + (f" ({diet_epochs} ep)" if pipeline == "diet" and diet_epochs else "")
+        print(f"end to end with {label} ...", file=sys.stderr, flush=True)
+        with tempfile.TemporaryDirectory(prefix="influbot-e2e-rasa-") as work:
+            test = Path(work) / "one.jsonl"
+            test.write_text(json.dumps({"text": "hallo", "intent": "greet"}) + "\n", encoding="utf-8")
+            model_dir = Path(work) / "model"
+            choice = ["--pipeline", pipeline]
+            if pipeline == "diet" and diet_epochs:
+                config = Path(work) / "diet.yml"
+                config.write_text(
+                    (rasa_tools() / "configs" / "diet.yml").read_text().replace("epochs: 100", f"epochs: {diet_epochs}")
+                )
+                choice = ["--config", str(config)]
+            subprocess.run(
+                [str(rasa_venv() / "bin" / "python"), str(rasa_tools() / "evaluate.py"), str(root / "intents"), str(test)]
+                + [*choice, "--keep-model", str(model_dir), "--latency-n", "1"],
+                capture_output=True,
+                check=True,
+                cwd=work,
+                env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"},
+            )
+            port = 5105 + n
+            server = serve_rasa(model_dir, port)
+            try:
+                env = {"INFLUBOT_NLU": "rasa", "RASA_URL": f"http://127.0.0.1:{port}"}
+                results[label] = evaluation.faq_report(items, env=env)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+    return results
+
+
 def table(results: dict[str, dict]) -> str:
     head = "| | " + " | ".join(results) + " |"
     sep = "|---|" + "---:|" * len(results)
@@ -194,8 +261,21 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("RASA_DIET_EPOCHS", 0)) or None,
         help="train DIET for this many epochs instead of the shared config's 100 (env RASA_DIET_EPOCHS)",
     )
+    ap.add_argument("--only-end-to-end", action="store_true", help="skip the intent-accuracy table on faq_eval.jsonl")
+    ap.add_argument("--heldout", default="heldout/faq_heldout.jsonl", help="end-to-end set under tests/data/ ('' to skip)")
     args = ap.parse_args(argv)
     root = data_root()
+    if args.heldout:
+        pipelines = [p for p in args.pipelines.split(",") if p] if (rasa_venv() / "bin" / "python").exists() else []
+        e2e = end_to_end(pipelines, args.diet_epochs, args.heldout)
+        keys = ("answered_right", "right_with_one_click", "oos_recall", "end_to_end")
+        print(f"End to end through chat --json on tests/data/{args.heldout}, {datetime.date.today().isoformat()}\n")
+        print("| | " + " | ".join(e2e) + " |\n|---|" + "---:|" * len(e2e))
+        for key in keys:
+            print(f"| {key} | " + " | ".join(f"{r[key]:.3f}" for r in e2e.values()) + " |")
+        print(flush=True)
+        if args.only_end_to_end:
+            return 0
     with tempfile.TemporaryDirectory(prefix="influbot-bench-") as tmp:
         test = Path(tmp) / "faq_eval.jsonl"
         n_test = write_test_file(root / "tests" / "data" / "faq_eval.jsonl", test)

@@ -1,19 +1,23 @@
-"""Command line: influbot chat | desk | web | moderator | run | bench | maintenance | relay | migrate."""
+"""Command line: influbot chat | check | desk | web | moderator | run | bench | maintenance | relay | migrate."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import json
 import logging
 import sys
+from typing import IO, Any
 
-from bot.config import Settings
+from bot import logs
+from bot.config import Settings, SettingsError
+from bot.core.text import valid_unicode
 
 
 def _service(args: argparse.Namespace, surfaces: tuple[str, ...] = ()):
     from bot.service import Service
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     db = getattr(args, "db", None) or settings.db_path
     return Service.create(settings, db_path=db, surfaces=surfaces)
 
@@ -29,8 +33,69 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
+MAX_CAPTION = 10_000  # characters; Instagram allows 2,200, YouTube descriptions 5,000
+
+
+def caption_checker() -> Any:
+    """The caption checker with the language detector of the built-in NLU (no database, no crisis model)."""
+    from bot.content import content_hash, load_content
+    from bot.core.captions import CaptionChecker
+    from bot.core.nlu import load_models
+
+    content = load_content()
+    _, detector = load_models(content.training, content_hash(folders=("intents",)))
+    return CaptionChecker(content.captions, detector)
+
+
+def check_line(checker: Any, line: str) -> dict[str, Any]:
+    """One line of `influbot check --json`: {"id", "text"} in, {"id", "verdict", "flags", "suggestion", "lang"} out;
+    a line that is not such an object gets the same keys with verdict null and an `error`."""
+    caption_id = None
+    try:
+        msg = json.loads(line)
+        if not isinstance(msg, dict):
+            raise ValueError("not an object")
+        caption_id = msg.get("id")
+        caption_id = valid_unicode(caption_id) if isinstance(caption_id, str) else caption_id  # "\\ud800" escapes
+        text = msg.get("text")
+        if not isinstance(text, str):
+            raise ValueError('"text" must be a string')
+        text = valid_unicode(text)
+        if len(text) > MAX_CAPTION:
+            raise ValueError(f"caption longer than {MAX_CAPTION} characters")
+        return checker.check(text).contract(caption_id)
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        error = f'{exc}; expected {{"id": ..., "text": "<caption>"}}'
+    except Exception:  # noqa: BLE001 - a bug must cost one line, not the rest of the input
+        logging.getLogger(__name__).exception("caption check failed")
+        error = "internal error while checking this caption"
+    return {"id": caption_id, "verdict": None, "flags": [], "suggestion": "", "lang": None, "error": error}
+
+
+def run_check(stdin: IO[str], stdout: IO[str], as_json: bool) -> None:
+    """One answer per input line, in order, flushed. Without --json a line is the caption itself."""
+    from bot.adapters.console_adapter import read_lines
+
+    checker = caption_checker()
+    for line in read_lines(stdin):  # a line that is not UTF-8 costs its bad bytes, not the run
+        if as_json:
+            out = json.dumps(check_line(checker, line), ensure_ascii=False)
+        else:
+            check = checker.check(line)
+            out = "\t".join([check.verdict, ",".join(check.flags) or "-", check.suggestion])
+        stdout.write(out + "\n")
+        stdout.flush()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    run_check(sys.stdin, sys.stdout, args.json)
+    return 0
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
     from bot.desk.console import run_desk
+
+    args.args = [valid_unicode(a) for a in args.args]  # undecodable argv bytes arrive as lone surrogates
 
     return run_desk(_service(args).desk, args, moderator=f"console:{getpass.getuser()}")
 
@@ -45,13 +110,13 @@ def cmd_maintenance(args: argparse.Namespace) -> int:
 def cmd_relay(args: argparse.Namespace) -> int:
     from bot.runner import relay
 
-    return relay(Settings.from_env())
+    return relay(getattr(args, "settings", None) or Settings.from_env())
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.storage import open_storage
 
-    store = open_storage(args.db or Settings.from_env().db_path, migrate=False)
+    store = open_storage(args.db or (getattr(args, "settings", None) or Settings.from_env()).db_path, migrate=False)
     try:
         applied = store.migrate()
     finally:
@@ -66,10 +131,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def cmd_train(args: argparse.Namespace) -> int:
+    """Train the intent classifier and the crisis detector once, so the first chat starts in under a second."""
+    import time
+
+    from bot.service import build_engine
+
+    start = time.perf_counter()
+    engine = build_engine()
+    print(f"models ready in {time.perf_counter() - start:.1f} s (crisis detector: {'on' if engine.safety.model else 'off'})")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from bot.runner import run
 
-    settings = Settings.from_env()
+    settings = getattr(args, "settings", None) or Settings.from_env()
     if args.webhook:
         if args.channel != "telegram":
             print("influbot: --webhook is for `influbot run telegram`", file=sys.stderr)
@@ -87,9 +164,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="talk to the bot in this terminal")
     chat.add_argument("--json", action="store_true", help="machine contract: JSON lines in, one JSON object out per line")
-    chat.add_argument("--db", help="database file (default: $INFLUBOT_DB or the user data dir)")
+    chat.add_argument("--db", help="database file or postgresql:// URL (default: $INFLUBOT_DB or the user data dir)")
     chat.add_argument("--user", default="console", help="your user name in the console")
     chat.set_defaults(func=cmd_chat)
+
+    check = sub.add_parser("check", help="check captions for Belgian ad-disclosure rules, one per input line")
+    check.add_argument(
+        "--json", action="store_true", help='contract: {"id", "text"} per line in, one verdict object out per line'
+    )
+    check.set_defaults(func=cmd_check)
 
     desk = sub.add_parser("desk", help="moderator desk on the same database")
     desk.add_argument("--db")
@@ -127,6 +210,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench.set_defaults(func=cmd_bench)
 
+    train = sub.add_parser("train", help="train and cache the models (make install does this once)")
+    train.set_defaults(func=cmd_train)
+
     run = sub.add_parser("run", help="run on Telegram and/or Discord (tokens from the environment)")
     run.add_argument("channel", nargs="?", choices=["telegram", "discord", "all"], default="all")
     run.add_argument("--webhook", action="store_true", help="Telegram: serve the webhook (ASGI on uvicorn) instead of polling")
@@ -152,9 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-    for noisy in ("httpx", "httpcore"):  # their request logs contain the Telegram token in the URL
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        settings = Settings.from_env()  # every variable checked before anything starts
+    except SettingsError as exc:
+        print(f"influbot: {exc}", file=sys.stderr)
+        return 2
+    logs.setup(args.verbose, settings.secrets)
+    args.settings = settings
     return args.func(args)

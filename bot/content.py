@@ -6,6 +6,8 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,19 +51,127 @@ def content_hash(root: Path | None = None, folders: tuple[str, ...] = DATA_DIRS)
     return digest.hexdigest()[:16]
 
 
+class ContentError(ValueError):
+    """A content file breaks the data model; the message says which entry and why."""
+
+
+HELPLINE_REF = re.compile(r"\{([a-z0-9_]+)\.(name|number|website|chat)\}")
+SOURCE_SEED = re.compile(r"^seed\s+(\d{3}(?:\s*,\s*\d{3})*)$")
+SOURCE_FACTS = re.compile(r"^facts\.md\s+(.+)$")
+SECTION_ID = re.compile(r"^[A-G](?:\.\d+){0,2}$")
+
+
+def source_refs(source: str) -> list[tuple[str, str]]:
+    """Parse a `source` field ("seed 000; facts.md C.2, C.4-C.5") into (kind, id) pairs: ("seed", "000"), ("facts", "C.2").
+
+    A range "C.1-C.4" yields both ends. Raises ContentError on anything else, so every source stays checkable.
+    """
+    refs: list[tuple[str, str]] = []
+    for part in (p.strip() for p in str(source).split(";")):
+        if seed := SOURCE_SEED.match(part):
+            refs += [("seed", s.strip()) for s in seed.group(1).split(",")]
+        elif facts := SOURCE_FACTS.match(part):
+            for item in (i.strip() for i in facts.group(1).split(",")):
+                ends = [e.strip() for e in item.split("-")]
+                if len(ends) > 2 or not all(SECTION_ID.match(e) for e in ends):
+                    raise ContentError(f"source {source!r}: {item!r} is not a facts.md section id such as C.2")
+                refs += [("facts", e) for e in ends]
+        else:
+            raise ContentError(f"source {source!r}: each part must read 'seed NNN' or 'facts.md X.n'")
+    if not refs:
+        raise ContentError("source missing")
+    return refs
+
+
+def parse_links(value: Any) -> dict[str, str]:
+    """`url` as one https link for every language, or a mapping with one https link per language (nl, fr, en)."""
+    links = {lang: value for lang in LANGS} if isinstance(value, str) else value
+    if not isinstance(links, Mapping) or set(links) != set(LANGS):
+        raise ContentError(f"url must be one https link or a mapping with exactly {', '.join(LANGS)}")
+    for lang, link in links.items():
+        if not isinstance(link, str) or not link.startswith("https://") or any(c.isspace() for c in link):
+            raise ContentError(f"url.{lang}: {link!r} is not an https link")
+    return dict(links)
+
+
+def fill_helplines(text: str, helplines: Mapping[str, Any]) -> str:
+    """Resolve {helpline_id.field} in content text from the registry: numbers are never typed into knowledge/."""
+
+    def value(match: re.Match[str]) -> str:
+        line = helplines.get(match.group(1))
+        found = getattr(line, match.group(2), None) if line else None
+        if not found:
+            raise ContentError(f"{match.group(0)}: no such helpline field in referrals/helplines.yml")
+        return str(found)
+
+    return HELPLINE_REF.sub(value, text)
+
+
+def _lang_texts(value: Any, what: str, max_len: int) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise ContentError(f"{what}: expected a mapping with {', '.join(LANGS)}")
+    for lang in LANGS:
+        text = value.get(lang)
+        if not isinstance(text, str) or not text.strip():
+            raise ContentError(f"{what}.{lang}: missing or empty")
+        if len(text) > max_len:
+            raise ContentError(f"{what}.{lang}: {len(text)} characters (max {max_len})")
+    return {lang: value[lang] for lang in LANGS}
+
+
 @dataclass(frozen=True)
 class FaqEntry:
     id: str
     question: dict[str, str]
     answer: dict[str, str]
     source: str
-    url: str
+    links: dict[str, str]  # lang -> https link (the same link in every language when the file gives one string)
     reviewed: dt.date
     related: tuple[str, ...] = ()
 
     def link(self, lang: str) -> str:
-        """The source link for a user reading `lang`."""
-        return self.url
+        """The source link for a user who reads `lang`."""
+        return self.links.get(lang) or self.links["nl"]
+
+    @property
+    def url(self) -> str:
+        """The Dutch link, for callers that have no language at hand (prefer `link(lang)`)."""
+        return self.links["nl"]
+
+    @classmethod
+    def from_raw(cls, raw: Any, helplines: Mapping[str, Any] | None = None) -> FaqEntry:
+        """One entry of knowledge/faq/*.yml, validated; raises ContentError naming the entry and the field."""
+        if not isinstance(raw, Mapping):
+            raise ContentError("an entry must be a mapping")
+        faq_id = str(raw.get("id", ""))
+        try:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,39}", faq_id):
+                raise ContentError("id must be snake_case (at most 40 characters)")
+            answer = _lang_texts(raw.get("answer"), "answer", 900)
+            for lang, text in answer.items():
+                if "http" in text:
+                    raise ContentError(f"answer.{lang}: no URLs in answers (the bot appends the `url` link)")
+            source = str(raw.get("source") or "").strip()
+            source_refs(source)
+            reviewed = raw.get("reviewed")
+            if not isinstance(reviewed, dt.date):
+                raise ContentError("reviewed must be a date (YYYY-MM-DD)")
+            related = raw.get("related") or []
+            if not isinstance(related, list):
+                raise ContentError("related must be a list of FAQ ids")
+            if helplines is not None:
+                answer = {lang: fill_helplines(text, helplines) for lang, text in answer.items()}
+            return cls(
+                id=faq_id,
+                question=_lang_texts(raw.get("question"), "question", 100),
+                answer=answer,
+                source=source,
+                links=parse_links(raw.get("url")),
+                reviewed=reviewed,
+                related=tuple(related),
+            )
+        except ContentError as exc:
+            raise ContentError(f"FAQ {faq_id or '?'}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -124,6 +234,7 @@ class Content:
     menus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # menu name -> FAQ ids, in order
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
     safety_training: list[dict[str, Any]] = field(default_factory=list)  # labelled crisis and calm messages
+    captions: dict[str, dict[str, Any]] = field(default_factory=dict)  # caption-check rules per language, as written
 
     @functools.cached_property
     def quiz_items(self) -> dict[str, QuizItem]:
@@ -163,20 +274,35 @@ def load_training(root: Path) -> dict[str, list[tuple[str, str]]]:
     return training
 
 
-def _load_faq(root: Path) -> dict[str, FaqEntry]:
+def _load_faq(root: Path, helplines: Mapping[str, Any]) -> dict[str, FaqEntry]:
     entries: dict[str, FaqEntry] = {}
     for path in yaml_files(root / "knowledge" / "faq"):
         for raw in load_yaml(path) or []:
-            entries[raw["id"]] = FaqEntry(
-                id=raw["id"],
-                question=raw["question"],
-                answer=raw["answer"],
-                source=raw["source"],
-                url=raw["url"],
-                reviewed=raw["reviewed"],
-                related=tuple(raw.get("related") or ()),
-            )
+            try:
+                entry = FaqEntry.from_raw(raw, helplines)
+            except ContentError as exc:
+                raise ContentError(f"{path.name}: {exc}") from None
+            if entry.id in entries:
+                raise ContentError(f"{path.name}: FAQ {entry.id}: duplicate id")
+            entries[entry.id] = entry
     return entries
+
+
+def _load_ui(root: Path, helplines: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    table = load_yaml(root / "knowledge" / "ui.yml")
+    return {key: {lang: fill_helplines(text, helplines) for lang, text in value.items()} for key, value in table.items()}
+
+
+def _load_menus(root: Path, faq: Mapping[str, FaqEntry]) -> dict[str, tuple[str, ...]]:
+    path = root / "knowledge" / "menus.yml"
+    doc = load_yaml(path) if path.is_file() else {}
+    menus = {}
+    for name, ids in (doc or {}).items():
+        unknown = [i for i in ids if i not in faq]
+        if unknown:
+            raise ContentError(f"menus.yml: {name}: unknown FAQ ids {unknown}")
+        menus[name] = tuple(ids)
+    return menus
 
 
 def _load_chapters(root: Path) -> dict[int, Chapter]:
@@ -225,6 +351,11 @@ def _load_helplines(root: Path) -> dict[str, Helpline]:
     return lines
 
 
+def load_captions(root: Path) -> dict[str, dict[str, Any]]:
+    """The caption-check rules, one file per language (knowledge/captions/<lang>.yml); bot.core.captions compiles them."""
+    return {path.stem: load_yaml(path) for path in yaml_files(root / "knowledge" / "captions")}
+
+
 @functools.lru_cache(maxsize=4)
 def load_content(root: Path | None = None) -> Content:
     root = root or data_root()
@@ -233,15 +364,18 @@ def load_content(root: Path | None = None) -> Content:
         doc = load_yaml(path)
         templates[doc["topic"]] = {lang: doc[lang] for lang in LANGS}
     lexicons = {lang: load_yaml(root / "referrals" / "lexicon" / f"{lang}.yml") for lang in LANGS}
+    helplines = _load_helplines(root)
+    faq = _load_faq(root, helplines)
     return Content(
-        faq=_load_faq(root),
+        faq=faq,
         chapters=_load_chapters(root),
-        helplines=_load_helplines(root),
+        helplines=helplines,
         routes=load_yaml(root / "referrals" / "routes.yml")["routes"],
         templates=templates,
         lexicons=lexicons,
-        ui=load_yaml(root / "knowledge" / "ui.yml"),
-        menus={name: tuple(ids) for name, ids in load_yaml(root / "knowledge" / "menus.yml").items()},
+        ui=_load_ui(root, helplines),
+        menus=_load_menus(root, faq),
         training=load_training(root),
         safety_training=load_safety_training(root),
+        captions=load_captions(root),
     )

@@ -170,3 +170,63 @@ def _position(out: dict[str, Any], payload: str) -> int:
     for part in out["parts"]:
         payloads += [c["payload"] for c in part["options"]] if part["type"] == "Choices" else list(part.get("payloads") or ())
     return payloads.index(payload) + 1
+
+
+# -- the caption check --------------------------------------------------------------------------------
+
+# Field names a caption evaluation row may use for what must and must not be flagged (written by different hands).
+_MUST = ("must", "must_flags", "flags_must", "must_report", "expected_flags", "flags")
+_MUST_NOT = ("must_not", "must_not_flags", "flags_must_not", "must_not_report", "not_flags", "forbidden_flags")
+
+
+def caption_expectation(row: dict[str, Any], flags: Iterable[str]) -> tuple[str | None, set[str], set[str]] | None:
+    """(verdict, must, must_not) of an evaluation row; `must_not` is every other flag when only exact flags are given.
+    None when the row says no verdict."""
+    expected = {**row, **(row.get("expected") if isinstance(row.get("expected"), dict) else {})}
+    verdict = expected.get("verdict") or expected.get("expected_verdict")
+    if verdict not in ("ok", "fix", "not_allowed"):
+        return None
+    must = set(next((expected[k] for k in _MUST if isinstance(expected.get(k), list)), []))
+    must_not = next((set(expected[k]) for k in _MUST_NOT if isinstance(expected.get(k), list)), None)
+    if must_not is None:
+        must_not = set(flags) - must
+    return verdict, must, must_not
+
+
+def caption_report(checker: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Verdict accuracy, captions fully right (verdict, every must flag, no must-not flag), and per flag the precision
+    and recall over the rows that say whether it must or must not be reported."""
+    from bot.core.captions import FLAGS
+
+    counts = {flag: [0, 0, 0] for flag in FLAGS}  # true positives, false positives, false negatives
+    per_lang: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    scored = verdicts = fully = 0
+    for row in items:
+        expected = caption_expectation(row, FLAGS)
+        text = row.get("text", row.get("caption"))
+        if expected is None or not isinstance(text, str):
+            continue
+        verdict, must, must_not = expected
+        got = checker.check(text)
+        flags = set(got.flags)
+        scored += 1
+        verdicts += got.verdict == verdict
+        right = got.verdict == verdict and must <= flags and not flags & must_not
+        fully += right
+        per_lang[str(row.get("lang", "?"))][0] += right
+        per_lang[str(row.get("lang", "?"))][1] += 1
+        for flag in FLAGS:
+            counts[flag][0] += flag in flags and flag in must
+            counts[flag][1] += flag in flags and flag in must_not
+            counts[flag][2] += flag not in flags and flag in must
+    return {
+        "size": len(items),
+        "scored": scored,
+        "verdict_accuracy": _ratio(verdicts, scored),
+        "fully_right": _ratio(fully, scored),
+        "per_lang": {lang: f"{a}/{n}" for lang, (a, n) in sorted(per_lang.items())},
+        "per_flag": {
+            flag: {"precision": _ratio(tp, tp + fp), "recall": _ratio(tp, tp + fn), "positives": tp + fn}
+            for flag, (tp, fp, fn) in counts.items()
+        },
+    }

@@ -1,38 +1,52 @@
-"""Runs the core for one inbound message: dedup, flood control, state, desk and safety log.
+"""Runs the core for one inbound message: dedup, state, desk and safety log; never raises (but see `process`).
 
 One message is one transaction under the user's lock: the dedup mark, the new state, the case messages and
 any queued reply commit together or not at all, and a desk action on the same user waits for it.
+Flood control is not here: it lives in `bot/flood.py`, used by the channel adapters, and never drops a message.
 """
 
 from __future__ import annotations
 
-import os
+import contextlib
+import dataclasses
+import logging
 import time
-from collections import defaultdict, deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
 from bot.content import Content, content_hash, load_content
+from bot.core import commands
 from bot.core.nlu import load_models
 from bot.core.pipeline import Engine
 from bot.core.safety_model import load_crisis_model
+from bot.core.text import clean_input, valid_unicode
 from bot.core.types import Action, HandoffNotice, Inbound, Referral, Reply, State, Text, ToDesk
 from bot.desk import Desk
 from bot.desk.moderators import Moderators
-from bot.storage import Storage, open_storage
+from bot.flood import Urgency
+from bot.guard import log_failure
+from bot.storage import Storage, open_storage, unavailable
+
+log = logging.getLogger(__name__)
 
 
-def build_engine(content: Content | None = None, seed: int | None = None, clock: Callable[[], float] = time.time) -> Engine:
+def build_engine(
+    content: Content | None = None,
+    seed: int | None = None,
+    clock: Callable[[], float] = time.time,
+    settings: Settings | None = None,
+) -> Engine:
     content = content or load_content()
+    settings = settings or Settings.from_env()
     classifier, detector = load_models(content.training, content_hash(folders=("intents",)))
     calm = [text for rows in content.training.values() for text, _ in rows]
     crisis_model = load_crisis_model(content.safety_training, calm, content_hash(folders=("intents", "referrals")))
-    if os.environ.get("INFLUBOT_NLU") == "rasa":  # optional Rasa server; the built-in model stays as fallback
+    if settings.nlu == "rasa":  # optional Rasa server; the built-in model stays as fallback
         from bot.nlu_rasa import RasaClassifier
 
-        classifier = RasaClassifier(os.environ.get("RASA_URL", "http://127.0.0.1:5005"), fallback=classifier)
+        classifier = RasaClassifier(settings.rasa_url, fallback=classifier)
     return Engine(content, classifier, detector, seed=seed, clock=clock, crisis_model=crisis_model)
 
 
@@ -43,8 +57,6 @@ class Service:
         self.desk = desk
         self.settings = settings
         self.clock = clock
-        self.recent: dict[str, deque[float]] = defaultdict(deque)
-        self.warned: set[str] = set()
 
     @classmethod
     def create(
@@ -58,7 +70,7 @@ class Service:
         store: Storage | None = None,
     ) -> Service:
         settings = settings or Settings.from_env()
-        engine = build_engine(seed=seed)
+        engine = build_engine(seed=seed, settings=settings)
         store = store or open_storage(db_path if db_path is not None else settings.db_path)
         desk = Desk(
             store,
@@ -74,38 +86,78 @@ class Service:
             desk.purge(settings.retention_days)
         return cls(engine, store, desk, settings)
 
-    def _flooding(self, user: str) -> bool:
-        now = self.clock()
-        window = self.recent[user]
-        window.append(now)
-        while window and now - window[0] > self.settings.flood_seconds:
-            window.popleft()
-        if len(window) <= self.settings.flood_messages:
-            self.warned.discard(user)
-            return False
-        return True
+    def process(
+        self, inbound: Inbound, queue_reply: Callable[[Reply, str], Any] | None = None, redeliverable: bool = False
+    ) -> Reply:
+        """The reply to one message. An unexpected error is logged (without the text) and answered with an apology,
+        and a crisis message still gets its referral.
 
-    def process(self, inbound: Inbound, queue_reply: Callable[[Reply, str], Any] | None = None) -> Reply:
-        """Handle one message. `queue_reply(reply, lang)`, if given, runs inside the transaction (to put the reply
-        in the outbox, so it is sent even if this process dies right after the commit)."""
-        with self.store.locked(inbound.user):
-            reply, lang = self._process(inbound)
-            if queue_reply is not None and reply:
-                queue_reply(reply, lang)
+        `queue_reply(reply, lang)`, if given, runs inside the message's transaction (to put the reply in the outbox,
+        so it goes out even if this process dies right after the commit). With `redeliverable` (the platform sends
+        the update again until it is confirmed, as Telegram does) a database outage raises instead, so the update
+        is not confirmed and comes back."""
+        inbound = valid_inbound(inbound)
+        try:
+            with self.store.locked(inbound.user):
+                reply, lang = self._process(inbound)
+                if queue_reply is not None and reply:
+                    queue_reply(reply, lang)
+            return reply
+        except Exception as exc:  # noqa: BLE001 - no input may crash the bot
+            if redeliverable and unavailable(exc):
+                raise
+            log_failure(log, f"{inbound.channel} message", exc)
+            reply = self.apology(inbound)
+        if queue_reply is not None:  # the apology goes out once, even if the update comes again
+            try:
+                with self.store.locked(inbound.user):
+                    if not (inbound.message_id and self.store.dedup.seen(inbound.user, inbound.message_id)):
+                        queue_reply(reply, self.store.users.get(inbound.user).lang)
+            except Exception as exc:  # noqa: BLE001
+                if redeliverable:
+                    raise
+                log_failure(log, "queueing the apology", exc)
         return reply
 
+    def apology(self, inbound: Inbound) -> Reply:
+        """What the user gets when their message could not be handled: the referral if it is a crisis, and a short
+        apology. Built from content only, so it works when the store or the engine's state handling fails."""
+        reply = Reply()
+        lang = inbound.lang_hint if inbound.lang_hint in ("nl", "fr", "en") else "nl"
+        with contextlib.suppress(Exception):  # the store may be what failed; the hint will do
+            lang = self.store.get_state(inbound.user).lang
+        try:
+            text = clean_input(inbound.text)
+            hit = self.engine.safety.detect(text) if text and inbound.kind == "text" else None
+            if hit:
+                referral = self.engine.referrals.render(hit.topic, lang, hit.severity, about=hit.about)
+                reply.append(referral)
+                self.store.record_safety(inbound.user, referral.topic, referral.severity, inbound.channel)
+        except Exception as exc:  # noqa: BLE001 - the referral is in the reply before the store is tried
+            log_failure(log, "apology referral", exc)
+        reply.append(Text(self.engine.t("error_apology", lang)))
+        return reply
+
+    def urgency(self, inbound: Inbound) -> Urgency:
+        """For flood control: "crisis" (never waits), "human" (a request for a person, never held back), or None."""
+        text = clean_input(inbound.text)
+        if inbound.kind == "text" and text and self.engine.safety.detect(text):
+            return "crisis"
+        if inbound.payload.startswith("human:") or (commands.parse(text) or ("",))[0] == "human":
+            return "human"
+        if inbound.kind == "text" and text and not text.startswith("/"):
+            local = getattr(self.engine.classifier, "fallback", self.engine.classifier)  # never a Rasa call on the loop
+            prediction = local.predict(text[:4000])
+            if prediction.confident and prediction.intent == "human":
+                return "human"
+        return None
+
     def _process(self, inbound: Inbound) -> tuple[Reply, str]:
-        if inbound.message_id and self.store.dedup.seen(inbound.user, inbound.message_id):
-            return Reply(), ""
+        if inbound.message_id:  # flood control may have merged messages: "u1+u2"; each id is recorded
+            new = [m for m in inbound.message_id.split("+") if not self.store.dedup.seen(inbound.user, m)]
+            if not new:
+                return Reply(), ""
         state = self.store.users.get(inbound.user)
-        if self._flooding(inbound.user):
-            crisis = self.engine.safety.detect(inbound.text) if inbound.text else None
-            if not crisis:
-                reply = Reply()
-                if inbound.user not in self.warned:
-                    self.warned.add(inbound.user)
-                    reply.append(Text(self.engine.t("slow_down", state.lang)))
-                return reply, state.lang
         parts, state = self.engine.handle(inbound, state)
         reply = Reply()
         reply.intent, reply.confidence = parts.intent, parts.confidence
@@ -153,6 +205,18 @@ class Service:
             else:
                 self.desk.add_message(case["id"], "user", inbound.display_name or user, part.text)
         return None
+
+
+def valid_inbound(inbound: Inbound) -> Inbound:
+    """The message with every field storable and sendable (no lone surrogates; no control characters in names)."""
+    return dataclasses.replace(
+        inbound,
+        user=valid_unicode(inbound.user),
+        text=valid_unicode(inbound.text),
+        payload=valid_unicode(inbound.payload),
+        message_id=valid_unicode(inbound.message_id) if inbound.message_id else None,
+        display_name=clean_input(inbound.display_name)[:100] or None if inbound.display_name else None,
+    )
 
 
 def snippets(engine: Engine, lang: str) -> dict[str, str]:

@@ -263,7 +263,6 @@ def main() -> int:
     args = parser.parse_args()
     kinds, signature = faq_updates()
     print(
-        f"{sum(k[0] == 'text' for k in kinds)} FAQ asked as text, {sum(k[0] == 'button' for k in kinds)} as buttons",
         file=sys.stderr,
     )
     per_user = args.updates // args.users

@@ -60,12 +60,55 @@ def test_desk_usage_errors_are_clear(tmp_path):
     assert proc.returncode == 2 and "usage" in proc.stdout
 
 
-def test_verbose_logging_never_shows_the_telegram_token():
-    import logging
+def test_a_pasted_caption_is_one_message_with_its_last_line(tmp_path):
+    """Walkthrough §14: a pasted 10-line caption became 10 messages and the last line (the question) was lost.
 
-    from bot.cli import build_parser, main
+    Run in a pseudo-terminal, as a person uses it; the paste goes to a moderator so the transcript shows what arrived.
+    """
+    import pty
+    import select
+    import time
 
-    assert build_parser().parse_args(["-v", "maintenance"]).verbose
-    main(["-v", "maintenance", "--db", ":memory:"])
-    assert logging.getLogger("httpx").level == logging.WARNING
-    assert logging.getLogger("httpcore").level == logging.WARNING
+    db = tmp_path / "p.db"
+    run_cli(["chat", "--json"], "/mens\n/mens\nik heb een vraag over mijn caption\n", db)
+    caption = [f"regel {i} van mijn caption #ad" for i in range(1, 10)] + ["klopt dit zo?"]
+    master, slave = pty.openpty()
+    env = {**os.environ, "INFLUBOT_DB": str(db)}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "chat"], stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes, seconds: float = 60) -> None:
+        nonlocal seen
+        deadline = time.time() + seconds
+        while marker not in seen and time.time() < deadline:
+            if select.select([master], [], [], 0.2)[0]:
+                try:
+                    seen += os.read(master, 65536)
+                except OSError:
+                    break
+        assert marker in seen, seen.decode(errors="replace")[-2000:]
+
+    try:
+        read_until(b"> ")
+        seen = b""
+        os.write(master, ("\n".join(caption) + "\n").encode())
+        read_until(b"Doorgestuurd")
+        time.sleep(1.0)
+        os.write(master, b"/quit\n")
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert seen.count(b"Doorgestuurd") == 1, "one reply for the whole paste"
+    show = run_cli(["desk", "show", "1"], "", db).stdout
+    assert "klopt dit zo?" in show and all(line in show for line in caption)
+
+
+def test_a_script_piped_into_the_console_is_one_message_per_line(tmp_path):
+    proc = run_cli(["chat", "--user", "pipe"], "/quiz\nwat kost het certificaat?\n/quit\nniet meer gelezen\n", tmp_path / "q.db")
+    assert proc.returncode == 0
+    replies = [block for block in proc.stdout.split("🤖")[1:]]
+    assert len(replies) == 3, proc.stdout  # the greeting, the chapter menu, the price
+    assert "49" in replies[2] and "niet meer gelezen" not in proc.stdout

@@ -55,12 +55,19 @@ class Fake:
             send_message=AsyncMock(side_effect=self._rec("send")),
             edit_message=AsyncMock(side_effect=self._rec("edit")),
             defer=AsyncMock(side_effect=self._rec("defer")),
+            is_done=lambda: self.done,
         )
         self.followup = SimpleNamespace(send=AsyncMock(side_effect=self._rec("followup")))
+        self.done = False
 
     def _rec(self, how: str):
         async def record(*args: Any, **kwargs: Any) -> None:
             assert not args, "adapter always passes keyword arguments"
+            if how == "followup":
+                assert self.done, "a followup needs a response first"
+            else:
+                assert not self.done, f"{how}: an interaction gets exactly one response"
+                self.done = True
             self.sent.append((how, kwargs))
 
         return record
@@ -122,7 +129,7 @@ async def test_faq_autocomplete_in_member_locale_then_embed_with_source(adapter,
     how, kw = inter.sent[0]
     assert how == "send"
     embed = kw["embed"]
-    assert embed.url == faq[first.value].url
+    assert embed.url == faq[first.value].link("fr")
     assert faq[first.value].answer["fr"].strip()[:50] in embed.description
     assert not kw.get("ephemeral")
 
@@ -216,14 +223,33 @@ async def test_dm_text_goes_through_the_core(adapter, service):
     assert "112" in "".join(c.kwargs.get("content", "") for c in channel.send.await_args_list)
 
 
-async def test_cooldown_is_polite_and_ephemeral(adapter, commands):
+async def test_a_burst_waits_and_is_answered_a_crisis_never_waits(adapter, commands, service, clock):
+    """Issue 12 point 6 / code review B1: no cooldown stands between a crisis message and its referral."""
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:  # the gate's wait, on the test clock
+        slept.append(seconds)
+        clock.advance(seconds)
+
+    adapter.gate.sleep = sleep
     user = member(10)
-    for _ in range(dc.COOLDOWN_RATE):
-        await commands["hulplijnen"].callback(Fake(adapter, user))
-    inter = Fake(adapter, user)
-    await commands["hulplijnen"].callback(inter)
-    assert inter.sent == [("send", inter.sent[0][1])]
-    assert inter.sent[0][1]["content"] == dc.local("cooldown", "nl") and inter.sent[0][1]["ephemeral"] is True
+    burst = [Fake(adapter, user) for _ in range(service.settings.flood_messages + 3)]
+    crisis = Fake(adapter, user)
+    import asyncio
+
+    tasks = [asyncio.ensure_future(commands["hulplijnen"].callback(inter)) for inter in burst]
+    await asyncio.sleep(0)
+    await commands["vraag"].callback(crisis, tekst="ik wil niet meer leven")
+    assert "1813" in "".join(crisis.contents()) and "112" in "".join(crisis.contents())
+    assert not any(service.engine.t("slow_down", "nl") in c for c in crisis.contents())
+    await asyncio.gather(*tasks)
+    assert slept, "over the limit, commands wait their turn"
+    for inter in burst:  # every one answered (in time: a response, then the answer as a followup)
+        inter.check_mentions()
+        assert any("112" in c for c in inter.contents()), inter.sent
+    waited = burst[service.settings.flood_messages :]
+    assert waited[0].contents()[0] == service.engine.t("slow_down", "nl")
+    assert [how for how, _ in waited[1].sent][0] == "defer"
 
 
 def test_long_text_is_split():
@@ -433,8 +459,43 @@ async def test_command_payloads_are_valid_and_localized(service):
     await client.close()
 
 
-def test_message_content_intent_is_opt_in(monkeypatch):
-    monkeypatch.delenv("DISCORD_MESSAGE_CONTENT", raising=False)
-    assert not dc.intents().message_content
-    monkeypatch.setenv("DISCORD_MESSAGE_CONTENT", "1")
-    assert dc.intents().message_content
+def test_message_content_intent_is_opt_in():
+    from bot.config import Settings
+
+    assert not dc.intents(Settings.from_env({})).message_content
+    assert dc.intents(Settings.from_env({"DISCORD_MESSAGE_CONTENT": "1"})).message_content
+
+
+async def test_an_unexpected_error_gets_an_apology(adapter, commands, service, monkeypatch, caplog):
+    def broken(inbound, state):
+        raise KeyError("geheime tekst")
+
+    monkeypatch.setattr(service.engine, "handle", broken)
+    inter = Fake(adapter, member(20))
+    await commands["vraag"].callback(inter, tekst="mijn geheime tekst")
+    inter.check_mentions()
+    assert inter.contents() == [service.engine.t("error_apology", "nl")]
+    assert "KeyError" in caplog.text and "geheime" not in caplog.text
+
+
+async def test_a_crisis_that_hits_an_error_still_gets_the_referral(adapter, commands, service, monkeypatch):
+    monkeypatch.setattr(service.engine, "handle", lambda inbound, state: 1 / 0)
+    inter = Fake(adapter, member(21))
+    await commands["vraag"].callback(inter, tekst="ik wil niet meer leven")
+    assert "1813" in inter.contents()[0] and service.engine.t("error_apology", "nl") in inter.contents()
+    assert all(kw.get("ephemeral") for _, kw in inter.sent), "a referral stays private in a server"
+
+
+async def test_dm_with_bad_input_and_a_failing_send(adapter, service, caplog):
+    channel = SimpleNamespace(id=9, send=AsyncMock())
+    for text in ("²", "/quiz ②", "hoi \ud800", "\x00" * 10):
+        await adapter.on_message(SimpleNamespace(id=next(_ids), author=member(22), content=text, channel=channel, guild=None))
+    assert channel.send.await_count >= 4
+    assert not any(service.engine.t("error_apology", "nl") == c.kwargs.get("content") for c in channel.send.await_args_list)
+    channel.send = AsyncMock(
+        side_effect=[discord.HTTPException(SimpleNamespace(status=500, reason="x"), "boom"), None, None, None]
+    )
+    await adapter.on_message(
+        SimpleNamespace(id=next(_ids), author=member(22), content="wat kost het?", channel=channel, guild=None)
+    )
+    assert "discord DM" in caplog.text

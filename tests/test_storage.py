@@ -288,3 +288,14 @@ def test_a_reply_is_enqueued_leased_only_when_nothing_waits_before_it(store, clo
     assert [r["payload"] for r in store.outbox.lease("telegram", target="tg:1")] == [{"n": 2}]
     clock.advance(31)
     assert [r["payload"] for r in store.outbox.lease("telegram", target="tg:2")] == [{"n": 1}], "a dead caller's lease runs out"
+
+
+def test_an_outage_is_told_apart_from_a_bug(postgres):
+    import psycopg
+
+    from bot.storage import unavailable
+
+    assert unavailable(sqlite3.OperationalError("database is locked"))
+    assert unavailable(psycopg.OperationalError("connection refused"))
+    assert unavailable(psycopg.errors.SerializationFailure("try again"))
+    assert not unavailable(KeyError("a bug")) and not unavailable(psycopg.errors.UniqueViolation("a bug too"))

@@ -277,6 +277,47 @@ async def test_group_crisis_referral_and_private_hint(app, rec, service):
     assert all(p["chat_id"] == -5 for p in rec.named("sendMessage"))
 
 
+async def test_group_mention_after_dotted_capital_i_keeps_the_crisis_text(app, rec):
+    """reliability.md D14: 'İ' lowercases to two characters, the mention was cut at the wrong index, no referral."""
+    await feed(app, message("İİİİİİİİİİ @Influbot ik wil niet meer leven", chat=-5, chat_type="group"))
+    assert any("1813" in t for t in rec.texts())
+
+
+async def test_a_longer_username_is_not_a_mention(app, rec):
+    """Code review B6: '@influbot_fan hoi' counted as addressed to @influbot."""
+    rec.calls.clear()
+    await feed(app, message("@influbot_fan wat kost het certificaat?", chat=-5, chat_type="group"))
+    await feed(app, message("mail me op x@influbot.be wat kost het?", chat=-5, chat_type="group"))
+    assert rec.texts() == []
+
+
+async def test_an_unexpected_error_gets_an_apology(app, rec, service, monkeypatch, caplog):
+    def broken(inbound, state):
+        raise KeyError("geheime tekst")
+
+    monkeypatch.setattr(service.engine, "handle", broken)
+    await feed(app, message("mijn geheime tekst"))
+    assert rec.texts() == [html.escape(service.engine.t("error_apology", "nl"))]
+    assert "KeyError" in caplog.text and "geheime" not in caplog.text
+
+
+async def test_a_failed_send_is_logged_and_the_bot_goes_on(app, rec, service, caplog):
+    rec.forbidden.add(USER)
+    await feed(app, message("wat kost het certificaat?"))
+    rec.forbidden.clear()
+    await feed(app, message("wat kost het certificaat?"))
+    assert any("49" in t for t in rec.texts())
+    assert "failed" in caplog.text and "Forbidden" in caplog.text, "the failed send is logged (by the relay)"
+
+
+async def test_unicode_digits_and_surrogates_through_telegram(app, rec, service):
+    for text in ("/start", "²", "/quiz ①", "hoi \ud800"):
+        payload = message("x")
+        payload["message"]["text"] = text
+        await feed(app, payload)
+    assert len(rec.texts()) >= 4 and not any(service.engine.t("error_apology", "nl") in t for t in rec.texts())
+
+
 async def _open_case(app, service) -> int:
     await feed(app, message("/mens"))
     await feed(app, callback("human:intake"))
@@ -350,6 +391,17 @@ def test_split_html_at_paragraphs():
     assert "".join(split_html("x" * 9000)) == "x" * 9000
 
 
+def test_split_html_counts_utf16_units_like_telegram():
+    """reliability.md D15: a 5,000-character reply with the 👤 prefix gave a first piece of 4,097 UTF-16 units."""
+    from bot.adapters.telegram_adapter import units
+
+    text = "👤 Moderator: /help " + "x" * 5000
+    pieces = split_html(text)
+    assert all(units(p) <= 4096 for p in pieces) and "".join(pieces) == text
+    emoji = split_html("😀" * 3000)
+    assert all(units(p) <= 4096 for p in emoji) and "".join(emoji) == "😀" * 3000
+
+
 async def test_serve_invalid_token_returns_2(settings, capsys):
     from types import SimpleNamespace
 
@@ -357,7 +409,7 @@ async def test_serve_invalid_token_returns_2(settings, capsys):
 
     rec = RecordingRequest()
     rec.unauthorized = True
-    stub = SimpleNamespace(desk=SimpleNamespace(is_moderator=lambda who: False))
+    stub = SimpleNamespace(desk=SimpleNamespace(is_moderator=lambda who: False), urgency=lambda inbound: None, clock=lambda: 0.0)
     assert await serve(stub, settings, request=rec) == 2
     err = capsys.readouterr().err
     assert "token" in err.lower() and settings.telegram_token not in err

@@ -15,11 +15,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
 import signal
 import sys
-from collections import defaultdict, deque
 from typing import Any
 
 import discord
@@ -30,11 +28,14 @@ from bot.core import commands
 from bot.core.i18n import Strings
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
+from bot.core.text import valid_unicode
 from bot.core.types import Choices, HandoffNotice, Inbound, QuizQuestion, Referral, Reply, Text
 from bot.desk import commands as desk_commands
 from bot.desk.desk import NotAllowed, NotFound
 from bot.desk.moderators import Moderators
 from bot.desk.outbox import Relay
+from bot.flood import FloodGate
+from bot.guard import log_failure
 from bot.offload import offload
 from bot.service import Service
 from bot.storage.base import Row
@@ -48,8 +49,6 @@ MAX_EMBED = 4096
 MAX_CUSTOM_ID = 100
 MAX_LABEL = 80
 POLL_SECONDS = 1.0
-COOLDOWN_RATE = 5
-COOLDOWN_SECONDS = 10.0
 LANGS = ("nl", "fr", "en")
 NONE = discord.AllowedMentions.none()
 PRIVATE_PAYLOADS = ("forget:", "human:", "cmd:progress", "cmd:human", "cmd:forget", "cmd:review")
@@ -60,11 +59,6 @@ LOCAL: dict[str, dict[str, str]] = {
         "nl": "Deze knop hoort bij iemand anders. Gebruik zelf een commando, bv. /quiz.",
         "fr": "Ce bouton appartient à quelqu'un d'autre. Utilisez vous-même une commande, p. ex. /quiz.",
         "en": "This button belongs to someone else. Use a command yourself, e.g. /quiz.",
-    },
-    "cooldown": {
-        "nl": "Even rustig aan: probeer het over enkele seconden opnieuw.",
-        "fr": "Doucement : réessayez dans quelques secondes.",
-        "en": "Easy does it: try again in a few seconds.",
     },
     "not_moderator": {
         "nl": "Sorry, dit kunnen alleen moderators doen.",
@@ -95,6 +89,7 @@ TRANSLATIONS: dict[str, dict[str, str]] = {  # the user commands come from bot.c
     "Stel een vraag in je eigen woorden": {"fr": "Posez une question avec vos mots", "en": "Ask a question in your own words"},
     "tekst": {"fr": "texte", "en": "text"},
     "Je vraag of bericht": {"fr": "Votre question ou message", "en": "Your question or message"},
+    "De caption die je wil posten": {"fr": "La légende que vous voulez publier", "en": "The caption you want to post"},
     "hoofdstuk": {"fr": "chapitre", "en": "chapter"},
     "Welk hoofdstuk?": {"fr": "Quel chapitre ?", "en": "Which chapter?"},
     "willekeurig": {"fr": "au hasard", "en": "random"},
@@ -264,7 +259,8 @@ class DiscordAdapter:
         self.desk = service.desk
         found = getattr(service.desk, "is_moderator", None)
         self.moderators = moderators or (found if isinstance(found, Moderators) else Moderators())
-        self.recent: dict[int, deque[float]] = defaultdict(deque)
+        # The one flood control (shared with Telegram's design): nothing is refused, a crisis never waits.
+        self.gate = FloodGate(settings.flood_messages, settings.flood_seconds, service.urgency, clock=service.clock)
         self.client: Any = None
         # content-derived localizations: command names and descriptions, chapter titles
         self.translations: dict[str, dict[str, str]] = command_translations(service.engine.t)
@@ -292,17 +288,6 @@ class DiscordAdapter:
             return reply, self.desk.user_lang(inbound.user)
 
         return await offload(work)
-
-    def limited(self, user_id: int) -> bool:
-        """Per-member cooldown: at most COOLDOWN_RATE commands per COOLDOWN_SECONDS."""
-        now = self.service.clock()
-        window = self.recent[user_id]
-        while window and now - window[0] > COOLDOWN_SECONDS:
-            window.popleft()
-        if len(window) >= COOLDOWN_RATE:
-            return True
-        window.append(now)
-        return False
 
     def is_moderator(self, member: Any) -> bool:
         """Role or Manage Messages; verified keys are what the desk's predicate accepts."""
@@ -374,7 +359,7 @@ class DiscordAdapter:
         edit: bool = False,
         lang: str | None = None,
     ) -> None:
-        """Send a core reply as the interaction's response (+ followups)."""
+        """Send a core reply as the interaction's response (+ followups; only followups once it was answered)."""
         lang = lang or await self.lang(self.key(interaction.user))
         in_guild = interaction.guild is not None
         ephemeral = in_guild and self.private(reply, personal, payload)
@@ -384,12 +369,13 @@ class DiscordAdapter:
         msgs = self.messages(reply, interaction.user.id, lang)
         if in_guild and ephemeral and any(isinstance(p, Referral) for p in reply):
             msgs.append({"content": self.engine.t("group_private", lang)})
+        first = not responded(interaction)
         if not msgs:
-            await interaction.response.defer()
+            if first:
+                await interaction.response.defer()
             return
-        first = True
         accepted = len(reply) >= 2 or isinstance(reply[0], QuizQuestion)  # not e.g. a lone "slow down"
-        if edit and not ephemeral and accepted:
+        if edit and first and not ephemeral and accepted:
             # Quiz feedback: keep the question, swap its buttons for the verdict (exam: the next question).
             head = msgs[0]
             edited: dict[str, Any] = {"view": head.get("view"), "allowed_mentions": NONE}
@@ -418,17 +404,37 @@ class DiscordAdapter:
         for piece in pieces[1:]:
             await interaction.followup.send(content=piece, ephemeral=ephemeral, allowed_mentions=NONE)
 
-    async def run(
-        self, interaction: Any, text: str = "", payload: str = "", *, personal: bool = False, edit: bool = False
-    ) -> None:
-        reply, lang = await self.process(self.inbound(interaction, text=text, payload=payload))
-        await self.answer(interaction, reply, personal=personal, payload=payload, edit=edit, lang=lang)
+    async def run(self, interaction: Any, inbound: Inbound, *, personal: bool = False, edit: bool = False) -> None:
+        """Handle one interaction (off the event loop) and answer it; on an unexpected error the member gets a short apology."""
+        try:
+            reply, lang = await self.process(inbound)
+            await self.answer(interaction, reply, personal=personal, payload=inbound.payload, edit=edit, lang=lang)
+        except Exception as exc:  # noqa: BLE001 - no input may crash the bot
+            log_failure(log, "discord interaction", exc)
+            try:
+                await self.answer(interaction, await offload(self.service.apology, inbound), personal=True, lang="nl")
+            except Exception as again:  # noqa: BLE001
+                log_failure(log, "discord apology", again)
 
-    async def command(self, interaction: Any, text: str = "", payload: str = "", personal: bool = False) -> None:
-        if self.limited(interaction.user.id):
-            await self.say(interaction, local("cooldown", await self.ui_lang(interaction)))
-            return
-        await self.run(interaction, text=text, payload=payload, personal=personal)
+    async def command(
+        self, interaction: Any, text: str = "", payload: str = "", personal: bool = False, edit: bool = False
+    ) -> None:
+        """Through flood control: over the limit the member is told once and the command waits; never refused."""
+
+        async def on_wait(first: bool) -> None:
+            if first:
+                await self.say(interaction, self.engine.t("slow_down", await self.ui_lang(interaction)))
+            else:  # every interaction must be acknowledged within 3 s; the answer follows when its turn comes
+                await interaction.response.defer(ephemeral=True, thinking=True)
+
+        created = getattr(interaction, "created_at", None)
+        await self.gate.submit(
+            self.inbound(interaction, text=text, payload=payload),
+            lambda inbound: self.run(interaction, inbound, personal=personal, edit=edit),
+            sent_at=created.timestamp() if created is not None else None,
+            mergeable=False,
+            on_wait=on_wait,
+        )
 
     # -- user-facing callbacks ------------------------------------------------------------------
 
@@ -454,20 +460,43 @@ class DiscordAdapter:
         if interaction.user.id != owner:
             await self.say(interaction, local("not_yours", await self.ui_lang(interaction)))
             return
-        await self.run(interaction, payload=payload, edit=payload.startswith("ans:"))
+        await self.command(interaction, payload=payload, edit=payload.startswith("ans:"))
 
     async def on_dm(self, message: Any) -> None:
         user = message.author
-        inbound = Inbound(
-            user=self.key(user),
-            text=message.content or "",
-            channel=CHANNEL,
-            message_id=str(message.id),
-            display_name=getattr(user, "display_name", None) or getattr(user, "name", None),
+
+        async def handle(inbound: Inbound) -> None:
+            try:
+                reply, lang = await self.process(inbound)
+                for kwargs in self.messages(reply, user.id, lang):
+                    await message.channel.send(allowed_mentions=NONE, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - no input may crash the bot
+                log_failure(log, "discord DM", exc)
+                try:
+                    for kwargs in self.messages(await offload(self.service.apology, inbound), user.id, "nl"):
+                        await message.channel.send(allowed_mentions=NONE, **kwargs)
+                except Exception as again:  # noqa: BLE001
+                    log_failure(log, "discord apology", again)
+
+        async def on_wait(first: bool) -> None:
+            if first:
+                lang = await self.lang(self.key(user))
+                await message.channel.send(content=self.engine.t("slow_down", lang), allowed_mentions=NONE)
+
+        created = getattr(message, "created_at", None)
+        await self.gate.submit(
+            Inbound(
+                user=self.key(user),
+                text=message.content or "",
+                channel=CHANNEL,
+                message_id=str(message.id),
+                display_name=getattr(user, "display_name", None) or getattr(user, "name", None),
+            ),
+            handle,
+            sent_at=created.timestamp() if created is not None else None,
+            conversation=getattr(message.channel, "id", None),
+            on_wait=on_wait,
         )
-        reply, lang = await self.process(inbound)
-        for kwargs in self.messages(reply, user.id, lang):
-            await message.channel.send(allowed_mentions=NONE, **kwargs)
 
     async def on_message(self, message: Any) -> None:
         if getattr(message.author, "bot", False):
@@ -482,10 +511,14 @@ class DiscordAdapter:
             return
         name = getattr(message.author, "display_name", None)
         try:
-            await offload(self.desk.reply, self.key(message.author), case_id, message.content, name)
+            await offload(self.desk.reply, self.key(message.author), case_id, valid_unicode(message.content), name)
         except (NotAllowed, NotFound, ValueError) as exc:
             with contextlib.suppress(discord.HTTPException):
                 await message.channel.send(content=f"not sent: {exc}", allowed_mentions=NONE)
+        except Exception as exc:  # noqa: BLE001
+            log_failure(log, "discord moderator message", exc)
+            with contextlib.suppress(discord.HTTPException):
+                await message.channel.send(content="not sent: something went wrong (logged)", allowed_mentions=NONE)
 
     # -- moderators -------------------------------------------------------------------------------
 
@@ -550,12 +583,16 @@ class DiscordAdapter:
             return
         mod = self.key(interaction.user)
         name = getattr(interaction.user, "display_name", None) if action in ("reply", "snippet") else None
+        arg = valid_unicode(arg)
         try:
             text = await offload(desk_commands.run, self.desk, mod, action, case_id, arg, name)
         except NotAllowed:
             text = local("not_moderator", await self.ui_lang(interaction))
         except (NotFound, ValueError) as exc:  # Usage is a ValueError
             text = str(exc)
+        except Exception as exc:  # noqa: BLE001
+            log_failure(log, "discord moderator command", exc)
+            text = "something went wrong; nothing was done (logged)"
         await self.say(
             interaction, text, ephemeral=action not in ("close", "claim", "note", "reply", "snippet", "reopen", "release")
         )
@@ -596,6 +633,12 @@ class DiscordAdapter:
 # -- commands ---------------------------------------------------------------------------------------
 
 
+def responded(interaction: Any) -> bool:
+    """Whether the interaction already got its one response (then only followups may be sent)."""
+    is_done = getattr(interaction.response, "is_done", None)
+    return bool(is_done()) if callable(is_done) else False
+
+
 def _t(text: str, key: str | None = None) -> app_commands.locale_str:
     return app_commands.locale_str(text, key=key or text)
 
@@ -625,6 +668,14 @@ def build_commands(adapter: DiscordAdapter) -> list[app_commands.Command[Any, ..
     @app_commands.describe(tekst=_t("Je vraag of bericht"))
     async def vraag(interaction: discord.Interaction, tekst: str) -> None:
         await adapter.command(interaction, text=tekst)
+
+    check_name, check_description = commands.TABLE["check"]["nl"], adapter.engine.t("cmd_check", "nl")
+
+    @app_commands.command(name=_t(check_name), description=_t(check_description))
+    @app_commands.rename(tekst=_t("tekst"))
+    @app_commands.describe(tekst=_t("De caption die je wil posten"))
+    async def controle(interaction: discord.Interaction, tekst: str) -> None:
+        await adapter.command(interaction, text=f"/{commands.TABLE['check']['en']} {tekst}", personal=True)
 
     @app_commands.command(name=_t("quiz"), description=_t("Oefenen per hoofdstuk"))
     @app_commands.rename(hoofdstuk=_t("hoofdstuk"))
@@ -688,6 +739,7 @@ def build_commands(adapter: DiscordAdapter) -> list[app_commands.Command[Any, ..
     return [
         faq,
         vraag,
+        controle,
         quiz_cmd,
         simple("examen", "Examensimulatie", "/examen"),
         simple("voortgang", "Je scores", "/voortgang", personal=True),
@@ -705,16 +757,16 @@ def commands_by_name(adapter: DiscordAdapter) -> dict[str, Any]:
     return {str(getattr(c, "name", "")): c for c in build_commands(adapter)}
 
 
-def intents() -> discord.Intents:
+def intents(settings: Settings) -> discord.Intents:
     """No privileged intents, unless DISCORD_MESSAGE_CONTENT=1: then plain messages in case threads relay too."""
     chosen = discord.Intents.default()
-    chosen.message_content = os.environ.get("DISCORD_MESSAGE_CONTENT", "0") in ("1", "true", "yes")
+    chosen.message_content = settings.discord_message_content
     return chosen
 
 
 class InflubotClient(discord.Client):
     def __init__(self, adapter: DiscordAdapter, settings: Settings):
-        super().__init__(intents=intents(), allowed_mentions=NONE)
+        super().__init__(intents=intents(settings), allowed_mentions=NONE)
         self.adapter = adapter
         self.settings = settings
         self.tree = app_commands.CommandTree(self)
@@ -741,6 +793,8 @@ class InflubotClient(discord.Client):
             self.relay.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self.relay
+        with contextlib.suppress(Exception):
+            await self.adapter.gate.close()
         await super().close()
 
 

@@ -15,6 +15,8 @@ import asyncio
 import contextlib
 import html
 import logging
+import re
+import secrets
 import signal
 import sys
 import time
@@ -34,18 +36,23 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import logs
 from bot.config import Settings
 from bot.core import commands
 from bot.core.i18n import Strings
 from bot.core.quiz import LETTERS
 from bot.core.render import question_text
+from bot.core.text import valid_unicode
 from bot.core.types import Choices, HandoffNotice, Inbound, QuizQuestion, Referral, Reply, Text
 from bot.desk import commands as desk_commands
 from bot.desk.desk import NotAllowed, NotFound
 from bot.desk.moderators import Moderators
 from bot.desk.outbox import Relay, decode_parts, encode_parts
+from bot.flood import FloodGate
+from bot.guard import log_failure
 from bot.offload import offload
 from bot.service import Service
+from bot.storage import unavailable
 from bot.storage.base import Row
 
 log = logging.getLogger(__name__)
@@ -62,6 +69,13 @@ UPDATES = [Update.MESSAGE, Update.EDITED_MESSAGE, Update.CALLBACK_QUERY, Update.
 MOD_COMMANDS = {f"/{name}": name for name in desk_commands.USAGE}
 
 NOT_MODERATOR = "Only moderators can act on cases here."
+FAILED = "Something went wrong; nothing was done (the error is logged)."
+RATE_LIMIT_RETRIES = 3  # a 429 from Telegram is waited out and retried, never a dropped reply
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji outside the BMP is two)."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def permanent(exc: BaseException) -> bool:
@@ -74,26 +88,27 @@ def permanent(exc: BaseException) -> bool:
 
 
 def split_html(text: str, limit: int = MAX_MESSAGE) -> list[str]:
-    """Escape `text` for HTML and split it into pieces of at most `limit` characters, at paragraph boundaries."""
+    """Escape `text` for HTML and split it into pieces of at most `limit` UTF-16 units, at paragraph boundaries."""
     pieces: list[str] = []
     current = ""
     for para in text.split("\n\n"):
         escaped = html.escape(para)
-        if len(escaped) > limit:  # one huge paragraph: cut it without breaking an entity
+        if units(escaped) > limit:  # one huge paragraph: cut it without breaking an entity
             if current:
                 pieces.append(current)
                 current = ""
-            chunk = ""
+            chunk, size = "", 0
             for ch in para:
                 e = html.escape(ch)
-                if len(chunk) + len(e) > limit:
+                if size + units(e) > limit:
                     pieces.append(chunk)
-                    chunk = ""
+                    chunk, size = "", 0
                 chunk += e
+                size += units(e)
             current = chunk
             continue
         candidate = f"{current}\n\n{escaped}" if current else escaped
-        if len(candidate) > limit:
+        if units(candidate) > limit:
             pieces.append(current)
             current = escaped
         else:
@@ -169,6 +184,11 @@ class ModSender:
         return permanent(exc)
 
 
+def update_ids(inbound: Inbound) -> list[int]:
+    """The Telegram update ids behind an inbound (flood control may have merged several: "u1+u2")."""
+    return [int(part[1:]) for part in (inbound.message_id or "").split("+") if part[:1] == "u" and part[1:].isdigit()]
+
+
 def user_of(update: Update) -> int | None:
     """Whose update this is (updates of one user are handled one after the other)."""
     if update.effective_user is not None:
@@ -188,6 +208,7 @@ class TelegramAdapter:
         self.bot_id: int | None = None
         self.relay: Relay | None = None
         self.failed: set[int] = set()  # update ids whose handling raised (not to be confirmed)
+        self.gate = FloodGate(settings.flood_messages, settings.flood_seconds, service.urgency, clock=service.clock)
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -206,10 +227,12 @@ class TelegramAdapter:
             self.relay = Relay(self.service.store.outbox, senders, lease_seconds=self.settings.outbox_lease_seconds)
         return self.relay
 
-    async def process(self, bot: Any, inbound: Inbound, chat_id: int, group: bool = False) -> Reply:
-        """Handle, queue the reply in the same transaction, then send what is queued for this user."""
-        store = self.service.store
+    async def answer(self, bot: Any, chat_id: int, inbound: Inbound, group: bool = False) -> None:
+        """Handle one message: the reply is queued in the outbox in the same transaction and sent right after.
 
+        The service answers an unexpected error with an apology (queued the same way). If the database is away,
+        the update ids are marked as failed, so they are not confirmed to Telegram and come again."""
+        store = self.service.store
         leased: list[Row] = []
 
         def queue(reply: Reply, lang: str) -> None:
@@ -217,13 +240,32 @@ class TelegramAdapter:
             row = store.outbox.enqueue_leased(CHANNEL, inbound.user, payload, self.settings.outbox_lease_seconds)
             leased.extend([row] if row else [])
 
-        reply = await offload(self.service.process, inbound, queue)
-        relay = self.relay_for(bot)
-        if leased:  # nothing was queued before it: send it now, without another round trip for a lease
-            await relay.deliver(leased[0])
-        else:
-            await relay.flush(CHANNEL, inbound.user)
-        return reply
+        try:
+            await offload(self.service.process, inbound, queue, redeliverable=True)
+            relay = self.relay_for(bot)
+            if leased:  # nothing was queued before it: send it now, without another round trip for a lease
+                await relay.deliver(leased[0])
+            else:
+                await relay.flush(CHANNEL, inbound.user)
+        except Exception as exc:  # noqa: BLE001 - the update stays unconfirmed; nothing else to do here
+            log_failure(log, "telegram message", exc)
+            self.failed.update(update_ids(inbound))
+
+    def submit(self, bot: Any, chat_id: int, inbound: Inbound, *, group: bool = False, sent_at: Any = None) -> Any:
+        """Through flood control (in order per user; nothing dropped); completes once the message is handled."""
+
+        async def on_wait(first: bool) -> None:
+            if first:
+                lang = await self.lang_of(inbound.user, inbound.lang_hint)
+                await self.send_text(bot, chat_id, self.t("slow_down", lang))
+
+        return self.gate.submit(
+            inbound,
+            lambda ib: self.answer(bot, chat_id, ib, group=group),
+            sent_at=sent_at.timestamp() if sent_at is not None else None,
+            conversation=chat_id,
+            on_wait=on_wait,
+        )
 
     async def send_text(
         self, bot: Any, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None, thread_id: int | None = None
@@ -287,10 +329,10 @@ class TelegramAdapter:
             if "@" in head and head.split("@", 1)[1].lower() != name:
                 return None
             return text
-        mention = f"@{name}" if name else None
-        if mention and mention in text.lower():
-            idx = text.lower().index(mention)
-            return (text[:idx] + text[idx + len(mention) :]).strip()
+        # Searched in the text itself: lowercasing first can change lengths ("İ" becomes two characters).
+        found = re.search(rf"(?<![\w@])@{re.escape(name)}(?!\w)", text, re.IGNORECASE | re.ASCII) if name else None
+        if found:
+            return (text[: found.start()] + text[found.end() :]).strip()
         replied = msg.reply_to_message if msg else None
         if replied and replied.from_user and self.bot_id is not None and replied.from_user.id == self.bot_id:
             return text
@@ -307,6 +349,9 @@ class TelegramAdapter:
         hint = (user.language_code or "")[:2] or None
         private = chat.type == ChatType.PRIVATE
         text = msg.text
+        post = msg.caption if text is None else (text if msg.forward_origin is not None else None)
+        if private and post:  # a photo's caption or a forwarded post: the caption check
+            text = f"/{commands.TABLE['check']['en']} {post}"
         if text is None:
             if private:
                 await self.send_text(context.bot, chat.id, self.t("only_text", await self.lang_of(key, hint)))
@@ -319,17 +364,18 @@ class TelegramAdapter:
         inbound = Inbound(
             user=key, text=text, channel=CHANNEL, lang_hint=hint, message_id=f"u{update.update_id}", display_name=user.first_name
         )
-        await self.process(context.bot, inbound, chat.id, group=not private)
+        edited = update.edited_message is not None
+        await self.submit(context.bot, chat.id, inbound, group=not private, sent_at=msg.edit_date if edited else msg.date)
 
     async def on_callback(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query, user = update.callback_query, update.effective_user
         if query is None or user is None:
             return
-        with contextlib.suppress(TelegramError):
-            await query.answer()
         chat = query.message.chat if query.message is not None else None
         chat_id = chat.id if chat is not None else user.id
         if self.mod_chat_id is not None and chat_id == self.mod_chat_id:
+            with contextlib.suppress(TelegramError):
+                await query.answer()
             return
         inbound = Inbound(
             user=f"tg:{user.id}",
@@ -340,7 +386,10 @@ class TelegramAdapter:
             message_id=f"u{update.update_id}",
             display_name=user.first_name,
         )
-        await self.process(context.bot, inbound, chat_id, group=chat is not None and chat.type != ChatType.PRIVATE)
+        handled = self.submit(context.bot, chat_id, inbound, group=chat is not None and chat.type != ChatType.PRIVATE)
+        with contextlib.suppress(TelegramError):  # queued first: the answer's await must not let a later update pass
+            await query.answer()
+        await handled
 
     async def on_poll_answer(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         answer = update.poll_answer
@@ -361,7 +410,7 @@ class TelegramAdapter:
             message_id=f"u{update.update_id}",
             display_name=answer.user.first_name,
         )
-        await self.process(context.bot, inbound, answer.user.id)
+        await self.submit(context.bot, answer.user.id, inbound)
 
     # -- moderators ---------------------------------------------------------------------------------
 
@@ -405,7 +454,7 @@ class TelegramAdapter:
             await say(NOT_MODERATOR)
             return
         self.moderators.grant(who)
-        text = msg.text.strip()
+        text = valid_unicode(msg.text).strip()
         head, _, arg = text.partition(" ")
         if head.startswith("/"):
             action = MOD_COMMANDS.get(head.split("@", 1)[0].lower())
@@ -420,8 +469,14 @@ class TelegramAdapter:
             answer = NOT_MODERATOR
         except (NotFound, ValueError) as exc:  # Usage is a ValueError
             answer = str(exc) or desk_commands.HELP
+        except Exception as exc:  # noqa: BLE001 - a moderator's command must not take the bot down either
+            if unavailable(exc):
+                raise  # not confirmed: the update comes again
+            log_failure(log, "telegram moderator command", exc)
+            answer = FAILED
         if answer and action != "reply":
-            await say(answer)
+            with contextlib.suppress(TelegramError):
+                await say(answer)
 
     # -- outboxes -----------------------------------------------------------------------------------
 
@@ -448,7 +503,8 @@ class TelegramAdapter:
         """An update whose handling raised is not confirmed to Telegram (it comes again; dedup makes that safe)."""
         if isinstance(update, Update):
             self.failed.add(update.update_id)
-        log.error("update not handled: %s", type(context.error).__name__, exc_info=context.error)
+        if context.error is not None:
+            log_failure(log, "telegram update", context.error)
 
     async def handle_batch(self, app: Application, updates: list[Update]) -> int | None:
         """Handle a batch: users in parallel, each user's updates in order. Returns the offset to confirm."""
@@ -498,12 +554,26 @@ def _moderators_of(service: Service) -> Moderators:
     return found if isinstance(found, Moderators) else Moderators()
 
 
+def webhook_secret(settings: Settings) -> str:
+    """The secret every webhook request must carry (Telegram sends it back in a header; others get 403)."""
+    if settings.telegram_webhook_secret:
+        return settings.telegram_webhook_secret
+    secret = secrets.token_urlsafe(32)
+    logs.hide(secret)
+    log.warning(
+        "TELEGRAM_WEBHOOK_SECRET is not set: generated a random secret for this run and registered it with setWebhook; "
+        "requests without it are refused (403). Set it to keep one secret across restarts and replicas."
+    )
+    return secret
+
+
 def _base_url(url: str, suffix: str) -> str:
     url = url.rstrip("/")
     return url if url.endswith(suffix) else url + suffix
 
 
-def build_application(service: Service, settings: Settings, request: BaseRequest | None = None) -> Application:
+def bare_application(settings: Settings, request: BaseRequest | None = None) -> Application:
+    """A PTB Application with the bot's token, API address and rate limiter, and no handlers (no update fetcher)."""
     builder = Application.builder().token(settings.telegram_token or "")
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
@@ -514,12 +584,20 @@ def build_application(service: Service, settings: Settings, request: BaseRequest
         try:
             from telegram.ext import AIORateLimiter
 
-            builder = builder.rate_limiter(AIORateLimiter())
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=RATE_LIMIT_RETRIES))
         except (ImportError, RuntimeError):
             pass
-    app = builder.updater(None).build()
+    # Updates are handled concurrently: flood control keeps each user's own updates in order, and a user whose
+    # messages wait does not hold up anyone else.
+    return builder.updater(None).concurrent_updates(True).build()
+
+
+def build_application(service: Service, settings: Settings, request: BaseRequest | None = None) -> Application:
+    app = bare_application(settings, request)
     adapter = TelegramAdapter(service, settings)
     app.bot_data["influbot"] = adapter
+
+    app.add_error_handler(adapter.on_error)
 
     async def on_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if adapter.username is None:
@@ -529,7 +607,6 @@ def build_application(service: Service, settings: Settings, request: BaseRequest
     app.add_handler(MessageHandler(filters.UpdateType.MESSAGES & ~filters.StatusUpdate.ALL, on_message))
     app.add_handler(CallbackQueryHandler(adapter.on_callback))
     app.add_handler(PollAnswerHandler(adapter.on_poll_answer))
-    app.add_error_handler(adapter.on_error)
     return app
 
 
@@ -599,6 +676,8 @@ async def serve(
             if app.running:
                 await app.stop()
             await app.shutdown()
+        with contextlib.suppress(Exception):
+            await adapter.gate.close()
         for sig in installed:
             with contextlib.suppress(Exception):
                 loop.remove_signal_handler(sig)

@@ -14,7 +14,6 @@ import hmac
 import json
 import logging
 import os
-import secrets
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,12 +44,11 @@ def webhook_secret(settings: Settings) -> str | None:
 
 
 def ensure_secret(settings: Settings) -> str:
-    """The webhook never runs without a secret: one is generated (and shared with the workers) if none is set."""
-    secret = webhook_secret(settings)
-    if not secret:
-        secret = secrets.token_urlsafe(32)
-        os.environ["TELEGRAM_WEBHOOK_SECRET"] = secret
-        log.warning("TELEGRAM_WEBHOOK_SECRET is not set: generated one for this run (setWebhook gets it)")
+    """The webhook never runs without a secret: one is generated (and handed to the workers) if none is set."""
+    from bot.adapters import telegram_adapter
+
+    secret = webhook_secret(settings) or telegram_adapter.webhook_secret(settings)
+    os.environ["TELEGRAM_WEBHOOK_SECRET"] = secret  # the worker processes read it from their environment
     return secret
 
 
@@ -168,18 +166,16 @@ def create_app() -> WebhookApp:
 
 
 def listen(settings: Settings, host: str | None = None, port: int | None = None) -> tuple[str, int]:
-    return host or os.environ.get("TELEGRAM_WEBHOOK_LISTEN", "0.0.0.0"), port or int(
-        os.environ.get("TELEGRAM_WEBHOOK_PORT", "8443")
-    )
+    return host or settings.telegram_webhook_listen, port or settings.telegram_webhook_port
 
 
 async def register(settings: Settings, secret: str) -> None:
     """setWebhook and the command menus, once, before the workers start."""
-    from bot.adapters.telegram_adapter import UPDATES, _register_commands, build_application
+    from bot.adapters.telegram_adapter import UPDATES, _register_commands, bare_application
     from bot.content import load_content
     from bot.core.i18n import Strings
 
-    app = build_application(None, settings)  # type: ignore[arg-type]
+    app = bare_application(settings)
     async with app:
         if settings.telegram_webhook_url:
             await app.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES)
@@ -232,10 +228,15 @@ class _InlineServer:
         config = uvicorn.Config(app, host=host, port=port, lifespan="on", log_level="warning", access_log=False)
         self.server = Server(config)
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop: asyncio.Event, ready: Callable[[], Awaitable[None]]) -> None:
+        """Serve until `stop`; `ready` runs once the socket listens (so setWebhook never points at nothing)."""
         task = asyncio.create_task(self.server.serve())
-        await stop.wait()
-        self.server.should_exit = True
+        while not self.server.started and not task.done():
+            await asyncio.sleep(0.02)
+        if not task.done():
+            await ready()
+            await stop.wait()
+            self.server.should_exit = True
         await task
 
 
@@ -244,7 +245,10 @@ async def serve_inline(application: Any, service: Any, settings: Settings, stop:
     from bot.adapters.telegram_adapter import UPDATES
 
     secret = ensure_secret(settings)
-    await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES)
     app = WebhookApp(settings, service=service, application=application)
     host, port = listen(settings)
-    await _InlineServer(app, host, port).run(stop)
+
+    async def register() -> None:
+        await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret, allowed_updates=UPDATES)
+
+    await _InlineServer(app, host, port).run(stop, register)

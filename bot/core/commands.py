@@ -24,6 +24,7 @@ TABLE: dict[str, dict[str, str]] = {
     "exam": {"nl": "examen", "fr": "examen", "en": "exam"},
     "progress": {"nl": "voortgang", "fr": "progression", "en": "progress"},
     "review": {"nl": "herhaal", "fr": "revision", "en": "review"},
+    "check": {"nl": "controle", "fr": "verifier", "en": "check"},
     "helplines": {"nl": "hulplijnen", "fr": "lignes", "en": "helplines"},
     "human": {"nl": "mens", "fr": "humain", "en": "human"},
     "lang": {"nl": "taal", "fr": "langue", "en": "language"},
@@ -32,6 +33,7 @@ TABLE: dict[str, dict[str, str]] = {
 }
 ALIASES = {"menu": "start", "arreter": "stop"}
 NAMES: dict[str, str] = {**ALIASES, **{name: canon for canon, names in TABLE.items() for name in names.values()}}
+FREE_TEXT = frozenset({"check"})  # commands whose argument is the user's own text
 # Commands the bot keeps answering itself while a moderator has the conversation.
 DURING_HANDOFF = frozenset({"stop", "helplines", "help", "forget"})
 
@@ -42,12 +44,24 @@ def menu(strings: Strings, lang: str) -> list[tuple[str, str]]:
 
 
 def parse(text: str) -> tuple[str, str] | None:
-    """('canonical', 'argument') for '/cmd arg' or '/cmd@bot arg'; ('unknown', name) for others."""
+    """('canonical', 'argument') for '/cmd arg' or '/cmd@bot arg'; ('unknown', name) for others.
+
+    The argument starts after any white space, a line break too ("/controle" with a pasted caption below it)."""
     if not text.startswith("/") or len(text) < 2:
         return None
-    head, _, arg = text[1:].partition(" ")
+    if text[1].isspace():
+        return ("unknown", "")
+    head, *rest = text[1:].split(None, 1)
     name = normalize(head.split("@", 1)[0]).replace(" ", "")
-    return (NAMES[name], arg.strip()) if name in NAMES else ("unknown", name)
+    arg = rest[0].strip() if rest else ""
+    return (NAMES[name], arg) if name in NAMES else ("unknown", name)
+
+
+def free_text(text: str) -> str:
+    """The words a user wrote after a command that takes free text ("/controle <caption>"), which the safety step reads
+    as it reads any message; "" for other commands (a language code or chapter number is no message)."""
+    parsed = parse(text)
+    return parsed[1] if parsed and parsed[0] in FREE_TEXT else ""
 
 
 def step(engine: Engine, turn: Turn) -> bool:
@@ -87,6 +101,11 @@ def run(engine: Engine, name: str, arg: str, state: State, reply: Reply) -> None
             reply.append(Text(t("review_empty", lang)))
         else:
             practice.start(engine, state, reply, "review", None)
+    elif name == "check":
+        if arg:
+            flows.check_caption(engine, state, reply, arg)
+        else:
+            flows.ask_caption(engine, state, reply)
     elif name == "progress":
         reply.append(Text(texts.progress(engine.content, t, state)))
     elif name == "helplines":

@@ -22,6 +22,8 @@ def step(engine: Engine, turn: Turn) -> bool:
     if hit.lang and not state.lang_fixed:
         state.lang = hit.lang  # "mon copain me frappe" as a first message: French text and French-community lines
     reply.intent, reply.confidence = f"safety:{hit.topic}", 1.0
+    if state.flow == "caption":  # the bot asked for a caption and got this: what follows is no caption either
+        state.flow, state.flow_data = None, {}
     reply.append(referral(engine, state, hit))
     options = []
     in_quiz = bool(state.quiz and not state.quiz.paused)

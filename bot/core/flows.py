@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 PAYLOAD = re.compile(
     r"^(?:faq:[a-z0-9_]{1,40}|ans:[a-z0-9_]{1,20}:\d|quiz:(?:[1-9]|random|resume|menu)|cmd:[a-z]{1,12}"
-    r"|human:(?:start|intake)|lang:(?:nl|fr|en)|forget:(?:yes|no)|menu:faq)$"
+    r"|human:(?:start|intake)|lang:(?:nl|fr|en)|forget:(?:yes|no)|menu:faq)$",
+    re.ASCII,
 )
 YES = {
     "ja",
@@ -95,7 +96,7 @@ def choice_step(engine: Engine, turn: Turn) -> bool:
     if not payload:
         return False
     reply.intent, reply.confidence = f"choice:{payload.split(':')[0]}", 1.0
-    if not PAYLOAD.match(payload) or not apply_choice(engine, payload, state, reply):
+    if not PAYLOAD.fullmatch(payload) or not apply_choice(engine, payload, state, reply):
         reply.append(Text(engine.t("button_expired", state.lang)))
         if state.quiz and not state.quiz.paused:
             reply.append(practice.question(engine, state))
@@ -158,11 +159,14 @@ def apply_choice(engine: Engine, payload: str, state: State, reply: Reply) -> bo
     return True
 
 
-# -- forms: forget, intake, deflect, and yes/no to what the bot just offered -----------------------
+# -- forms: forget, intake, deflect, the caption to check, and yes/no to what the bot just offered ----
 
 
 def forms_step(engine: Engine, turn: Turn) -> bool:
     state, reply, text = turn.state, turn.reply, turn.text
+    if state.flow == "caption" and text:
+        check_caption(engine, state, reply, text)
+        return True
     norm = normalize(text)
     if state.flow == "forget":
         if is_yes(norm) or is_no(norm):
@@ -224,12 +228,15 @@ def open_case(engine: Engine, state: State, reply: Reply, text: str) -> None:
 
 
 def stop(engine: Engine, state: State, reply: Reply) -> None:
-    """/stop ends, in this order: a conversation with a moderator, a quiz, a form."""
+    """/stop ends, in this order: a conversation with a moderator, a caption the bot asked for, a quiz, a form."""
     t, lang = engine.t, state.lang
     if state.case_id is not None:
         reply.append(ToDesk("close", t("desk_user_stopped", "en")))
         reply.append(HandoffNotice(t("handoff_user_stopped", lang), state.case_id, "closed"))
         state.case_id = None
+    elif state.flow == "caption":  # asked on top of a quiz, which waits
+        state.flow, state.flow_data = None, {}
+        reply.append(Text(t("flow_cancelled", lang)))
     elif state.quiz:
         state.quiz = None
         reply.append(Text(t("quiz_stopped", lang)))
@@ -238,6 +245,23 @@ def stop(engine: Engine, state: State, reply: Reply) -> None:
         reply.append(Text(t("flow_cancelled", lang)))
     else:
         reply.append(Text(t("nothing_to_stop", lang)))
+
+
+def ask_caption(engine: Engine, state: State, reply: Reply) -> None:
+    """/controle without a caption: ask for it; the next message is the caption (a quiz waits meanwhile)."""
+    if state.quiz:
+        state.quiz.paused = True
+    state.flow, state.flow_data = "caption", {}
+    reply.append(Text(engine.t("caption_prompt", state.lang)))
+
+
+def check_caption(engine: Engine, state: State, reply: Reply, caption: str) -> None:
+    """The caption check, answered in the user's language; the corrected first line is in the caption's."""
+    if state.flow == "caption":
+        state.flow, state.flow_data = None, {}
+        reply.intent, reply.confidence = "caption_check", 1.0
+    check = engine.captions.check(caption, lang_hint=state.lang)
+    reply.extend(texts.caption_reply(engine.content, engine.t, check, state.lang))
 
 
 def ask_forget(engine: Engine, state: State, reply: Reply) -> None:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from bot.content import Content
 from bot.core import commands, crisis, flows, practice, understand
+from bot.core.captions import CaptionChecker
 from bot.core.i18n import LANGS, Strings
 from bot.core.nlu import IntentClassifier, LanguageDetector
 from bot.core.referrals import Referrals
@@ -41,7 +42,9 @@ class Turn:
     def crisis(self, engine: Engine) -> SafetyHit | None:
         """The safety verdict for this message, computed once per turn."""
         if self._hit is _UNSET:
-            text = self.raw if self.inbound.kind == "text" and not self.raw.startswith("/") else ""
+            text = self.raw if self.inbound.kind == "text" else ""
+            if text.startswith("/"):  # a command's own words are no crisis, but what follows may be ("/controle <caption>")
+                text = commands.free_text(text)
             self._hit = engine.safety.detect(text, self.context(engine)) if text else None
         return self._hit  # type: ignore[return-value]
 
@@ -80,6 +83,7 @@ class Engine:
         self.safety = CrisisDetector(SafetyRouter(content.lexicons), crisis_model)
         self.t = Strings(content.ui)
         self.referrals = Referrals(content, self.t)
+        self.captions = CaptionChecker(content.captions, detector)
         self.rng = random.Random(seed)
         self.clock = clock
 
@@ -103,8 +107,8 @@ class Engine:
     def _update_lang(self, state: State, inbound: Inbound, text: str) -> None:
         if not state.greeted and inbound.lang_hint in LANGS and not state.lang_fixed:
             state.lang = inbound.lang_hint
-        if state.lang_fixed or inbound.kind != "text" or not text or text.startswith("/"):
-            return
+        if state.lang_fixed or inbound.kind != "text" or not text or text.startswith("/") or state.flow == "caption":
+            return  # a caption to check may be in another language than the one the user speaks
         norm = normalize(text)
         words = len(norm.split())
         if len(norm) < 5:  # "a", "ok", "2": too short to tell a language

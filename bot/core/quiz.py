@@ -8,7 +8,7 @@ import string
 from dataclasses import dataclass
 
 from bot.content import Content, QuizItem
-from bot.core.text import normalize
+from bot.core.text import ascii_int, normalize
 from bot.core.types import QuizQuestion, QuizRun, State
 
 QUIZ_LENGTH = 8
@@ -81,8 +81,9 @@ def parse_answer(text: str, question: QuizQuestion) -> int | None:
     """The shown position a typed answer picks: '2', 'b', 'B)', 'antwoord b', or (a recognisable part of) an option's text."""
     raw = _ANSWER_WORDS.sub("", text.strip().lower()).strip().rstrip(").:!")
     n = len(question.options)
-    if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= n:
-        return int(raw) - 1
+    number = ascii_int(raw)  # not int(): "²" passes isdigit(), and 5,000 digits are more than int() reads
+    if number is not None and 1 <= number <= n:
+        return number - 1
     if len(raw) == 1 and raw in LETTERS[:n]:
         return LETTERS.index(raw)
     typed = normalize(raw)

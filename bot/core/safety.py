@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from bot.core.patterns import split
 from bot.core.safety_model import CrisisModel, join_context
 from bot.core.text import normalize
 
@@ -51,26 +52,9 @@ class SafetyHit:
         return self.severity == "acute" or self.topic == "acute_danger"
 
 
-def _split_top(text: str, sep: str) -> list[str]:
-    """Split on `sep` outside parentheses."""
-    out, depth, cur = [], 0, []
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        if ch == sep and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
-    return out
-
-
 def _alt(token: str) -> str:
     if token.startswith("(") and token.endswith(")"):
-        return "(?:" + "|".join(_sequence(part) for part in _split_top(token[1:-1], "|")) + ")"
+        return "(?:" + "|".join(_sequence(part) for part in split(token[1:-1], "|")) + ")"
     words = []
     for word in token.split("|"):
         if word.endswith("*"):
@@ -82,7 +66,7 @@ def _alt(token: str) -> str:
 
 def _sequence(pattern: str) -> str:
     regex, gap = "", False
-    for token in (t for t in _split_top(pattern.strip(), " ") if t):
+    for token in (t for t in split(pattern.strip(), " ") if t):
         if token == "...":
             gap = True
             continue
@@ -95,13 +79,13 @@ def _sequence(pattern: str) -> str:
 
 def first_words(pattern: str) -> set[str] | None:
     """Words a match must start with ("snij*" for a prefix); None when a pattern can start anywhere."""
-    tokens = [t for t in _split_top(pattern.strip(), " ") if t]
+    tokens = [t for t in split(pattern.strip(), " ") if t]
     if not tokens or tokens[0] == "...":
         return None
     head = tokens[0]
     if head.startswith("(") and head.endswith(")"):
         words: set[str] = set()
-        for part in _split_top(head[1:-1], "|"):
+        for part in split(head[1:-1], "|"):
             sub = first_words(part)
             if sub is None:
                 return None
@@ -236,6 +220,7 @@ def _rank(hit: SafetyHit) -> tuple[int, int, int, int, int]:
 
 # -- the union: lexicon, learned model, conversation ----------------------------------------------
 
+MODEL_CHARS = 4000
 MODEL_THRESHOLD = 0.55  # P(crisis) for a referral from the model alone (calibrated on the dev set, see README)
 CONTEXT_THRESHOLD = 0.65  # the same, read together with the previous messages
 FIGURATIVE_THRESHOLD = 0.97  # the same, when the lexicon knows the wording as figurative, news or fiction
@@ -268,6 +253,8 @@ class CrisisDetector:
         """The model's hit (or None) and how sure it is of the hit's topic."""
         if self.model is None or not normalize(text):
             return None, 0.0
+        if len(text) > MODEL_CHARS:  # a 1 MB paste: the model reads its start and its end (the lexicon reads it all)
+            text = f"{text[: MODEL_CHARS // 2]} {text[-MODEL_CHARS // 2 :]}"
         score = self.model.score(text)
         source = "model"
         if score.probability < MODEL_THRESHOLD and before:

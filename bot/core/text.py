@@ -9,6 +9,7 @@ import unicodedata
 _REPEATS = re.compile(r"([a-z])\1{2,}")
 _NON_WORD = re.compile(r"[^a-z0-9]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 # Chat spellings rewritten word by word (after lowercasing and accent removal).
 CHAT_REWRITES: dict[str, str] = {
@@ -70,6 +71,17 @@ def strip_accents(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
+def valid_unicode(text: str) -> str:
+    """`text` as storable, sendable Unicode: a surrogate pair is joined, a lone surrogate becomes U+FFFD.
+
+    Lone surrogates come from JSON escapes ("\\ud800") and from undecodable bytes read with surrogateescape;
+    sqlite3, json output and every platform API refuse them.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def ascii_int(text: str) -> int | None:
     """The number in a short answer such as "2", "2.", "(2)" or "#2"; only ASCII digits count ("²", "①" do not)."""
     raw = text.strip().strip("().:#!? ")
@@ -79,8 +91,8 @@ def ascii_int(text: str) -> int | None:
 
 
 def clean_input(text: str) -> str:
-    """Remove control characters and surrounding white space from user text."""
-    return _CONTROL.sub(" ", text).strip()
+    """Valid Unicode without control characters or surrounding white space, from user text."""
+    return _CONTROL.sub(" ", valid_unicode(text)).strip()
 
 
 @functools.lru_cache(maxsize=4096)

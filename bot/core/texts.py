@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.content import Content
 from bot.core import quiz
+from bot.core.captions import Check
 from bot.core.i18n import Strings
-from bot.core.types import Choice, Choices, State
+from bot.core.types import Choice, Choices, Part, State, Text
 
 
 def main_menu(t: Strings, lang: str) -> Choices:
@@ -15,6 +16,7 @@ def main_menu(t: Strings, lang: str) -> Choices:
             Choice(t("menu_faq", lang), "menu:faq"),
             Choice(t("menu_quiz", lang), "quiz:menu"),
             Choice(t("menu_exam", lang), "cmd:exam"),
+            Choice(t("menu_check", lang), "cmd:check"),
             Choice(t("menu_helplines", lang), "cmd:helplines"),
             Choice(t("menu_human", lang), "human:start"),
         ),
@@ -68,3 +70,31 @@ def progress(content: Content, t: Strings, state: State) -> str:
         lines.append(t("progress_no_exams", lang))
     lines.append(t("progress_review", lang, n=len(state.review)))
     return "\n".join(lines)
+
+
+def caption_reply(content: Content, t: Strings, check: Check, lang: str) -> list[Part]:
+    """The caption check in chat: the verdict, one sentence per problem, the corrected first line to copy, the
+    reminders for a commercial post, and the FAQ entries that explain it all. A post that may not go out at all gets
+    no first line and no reminders."""
+    allowed = check.verdict != "not_allowed"
+    commercial = "commercial" in check.flags and allowed
+    head = "caption_ok_ad" if check.verdict == "ok" and commercial else f"caption_{check.verdict}"
+    label = content.captions[check.lang]["suggestion"]["label"]
+    names = {"label_lang": t(f"caption_lang_{check.label_lang}", lang) if check.label_lang else ""}
+    names["caption_lang"] = t(f"caption_lang_{check.lang}", lang)
+    lines = [t(head, lang)]
+    for flag in check.flags:
+        if flag != "commercial":
+            found = check.found(flag) or check.found("commercial")
+            lines.append(f"• {t(f'caption_{flag}', lang, found=found, label=label, **names)}")
+    parts: list[Part] = [Text("\n".join(lines))]
+    if check.suggestion and allowed:
+        parts += [Text(t("caption_first_line", lang)), Text(check.suggestion)]
+    if commercial:
+        parts.append(Text(t("caption_reminder", lang)))
+    explained = content.captions["flags"]
+    ids = [explained["faq"].get(flag) for flag in check.flags] + (list(explained["reminder"]) if commercial else [])
+    ids = [i for i in dict.fromkeys(ids) if i in content.faq]
+    if ids:
+        parts.append(Choices(t("caption_more", lang), tuple(Choice(content.faq[i].question[lang], f"faq:{i}") for i in ids)))
+    return parts

@@ -123,7 +123,7 @@ class State:
     misses: int = 0
     last_faq: str | None = None
     last_question: str | None = None  # the last question read by the classifier, for follow-ups
-    flow: str | None = None  # deflect, intake, forget
+    flow: str | None = None  # deflect, intake, forget, caption
     flow_data: dict[str, Any] = field(default_factory=dict)
     case_id: int | None = None
     referral_at: dict[str, float] = field(default_factory=dict)  # topic -> time of the full text

@@ -13,8 +13,8 @@ from bot.core.types import Choice, Choices, Reply, State, Text
 if TYPE_CHECKING:
     from bot.core.pipeline import Engine, Turn
 
-ANSWER_MIN = 0.3  # answer the best FAQ candidate at or above this probability ...
-CLEAR_MARGIN = 0.05  # ... when it leads the runner-up by this much; otherwise show both
+ANSWER_MIN = 0.2  # answer the best FAQ candidate at or above this probability (calibrated on the dev set) ...
+CLEAR_MARGIN = 0.01  # ... unless the runner-up is practically tied: then show both
 MENU_MIN = 0.15  # a candidate below this is not worth offering
 ALT_MIN = 0.12  # "Niet wat je zocht?" alternatives under an answer
 MISSES_BEFORE_HUMAN = 2

@@ -6,13 +6,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from bot.storage.base import Storage
 
-__all__ = ["Storage", "default_db", "is_postgres", "open_storage"]
+__all__ = ["Storage", "default_db", "is_postgres", "open_storage", "unavailable"]
 
 
 def default_db() -> str:
@@ -36,3 +38,15 @@ def open_storage(target: str | Path | None = None, clock: Callable[[], float] = 
     from bot.storage.sqlite import SqliteStorage
 
     return SqliteStorage(target, clock=clock, migrate=migrate)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """True if the error says the database is away or busy (the message is worth trying again), not a bug."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    if "psycopg" not in sys.modules:  # PostgreSQL never used in this process
+        return False
+    import psycopg
+    from psycopg import errors
+
+    return isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, errors.TransactionRollback))
