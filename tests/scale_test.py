@@ -35,7 +35,7 @@ from bot.storage.local_pg import LocalPostgres, free_port  # noqa: E402
 from tests.fake_bot_api import FakeBotApi, callback_update, text_update  # noqa: E402
 
 SECRET = "scale-test-secret"
-TABLES = "users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads"
+TABLES = "users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads, moderators, web_sessions, audit_log, daily_counts"
 
 
 def faq_updates() -> tuple[list[tuple[str | None, str]], dict[str, str]]:

@@ -17,6 +17,7 @@ import sqlite_utils
 from bot.core.types import State
 from bot.storage import open_storage
 from bot.storage.base import MAX_ATTEMPTS
+from tests.conftest import TABLES
 
 
 @pytest.fixture
@@ -201,7 +202,7 @@ def test_migrations_run_once_even_from_two_processes(db_url):
         db_url = db_url.replace("test.db", "fresh.db")
     else:
         fresh = open_storage(db_url, migrate=False)
-        fresh.db.run("DROP TABLE users, safety_events, inbound_seen, cases, case_messages, outbox, blocks, mod_threads CASCADE")
+        fresh.db.run(f"DROP TABLE {TABLES} CASCADE")
         fresh.db.run("DROP TABLE schema_migrations")
         fresh.close()
     procs = [
@@ -210,7 +211,7 @@ def test_migrations_run_once_even_from_two_processes(db_url):
     ]
     outputs = [p.communicate(timeout=120)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0]
-    assert sum("applied migration(s) 1" in o for o in outputs) == 1, outputs
+    assert sum("applied migration(s) 1, 2" in o for o in outputs) == 1, outputs
     assert sum("up to date" in o for o in outputs) == 2
     again = open_storage(db_url)
     assert again.migrate() == []
