@@ -162,6 +162,5 @@ def main(args: argparse.Namespace) -> int:
     storage = with_database(getattr(args, "db", None), messages, min(args.messages, 2000))
     if storage:
         result["storage"] = storage
-        result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     print(json.dumps(result, ensure_ascii=False))
     return 0

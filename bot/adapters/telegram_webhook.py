@@ -193,8 +193,7 @@ def serve_workers(settings: Settings, workers: int = 1, host: str | None = None,
         print("influbot: --workers > 1 needs a shared PostgreSQL: set INFLUBOT_DB=postgresql://...", file=sys.stderr)
         return 2
     secret = ensure_secret(settings)
-    if os.environ.get("INFLUBOT_WEBHOOK_REGISTER", "1") != "0":
-        asyncio.run(register(settings, secret))
+    asyncio.run(register(settings, secret))
     from bot.storage import open_storage
 
     store = open_storage(settings.db_path)  # migrate once here, before the workers start
