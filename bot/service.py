@@ -193,9 +193,16 @@ class Service:
             state.case_id = None
             return Text(self.engine.t("blocked", state.lang)) if self.desk.block_notice_due(user) else None
         if part.action == "open":
+            name = inbound.display_name or user
+            new = part.context and self.desk.open_case_for(user) is None
             state.case_id = self.desk.open_case(
-                user, inbound.channel, part.topic, part.text, part.priority, part.tags, inbound.display_name
+                user, inbound.channel, part.topic, "" if new else part.text, part.priority, part.tags, inbound.display_name
             )
+            if new:  # the turns before the case opened, then what the user asked for
+                for text in part.context:
+                    self.desk.add_message(state.case_id, "before", name, text)
+                if part.text:
+                    self.desk.add_message(state.case_id, "user", name, part.text)
         elif part.action == "message":
             case = self.desk.open_case_for(user)
             if case is None:  # closed meanwhile: open a fresh case so nothing is lost

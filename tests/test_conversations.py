@@ -182,3 +182,17 @@ def test_a_short_french_crisis_message_gets_french_lines(chat):
     assert chat.state.lang == "fr"
     assert "tele_accueil_107" in hit.helplines or "ecoute_violences_conjugales" in hit.helplines or "police_101" in hit.helplines
     assert "Appelez" in hit.text or "appelez" in hit.text
+
+
+def test_a_new_case_shows_the_turns_before_it_opened_and_forget_deletes_them(chat, service):
+    chat.say("moet ik een gratis hoodie labelen?")
+    chat.say("/mens")
+    chat.say("nee, ik wil een mens")
+    chat.say("het gaat over mijn contract met een bureau")
+    case, messages = service.desk.show("console:mod", chat.state.case_id)
+    before = [m["text"] for m in messages if m["author"] == "before"]
+    assert "moet ik een gratis hoodie labelen?" in before
+    assert messages[-1]["author"] == "user" and "contract" in messages[-1]["text"]
+    chat.say("/vergeet")
+    chat.press("forget:yes")
+    assert service.desk.open_case_for(chat.user) is None

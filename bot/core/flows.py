@@ -223,7 +223,7 @@ def start_intake(engine: Engine, state: State, reply: Reply) -> None:
 def open_case(engine: Engine, state: State, reply: Reply, text: str) -> None:
     state.flow, state.flow_data = None, {}
     reply.intent, reply.confidence = "human", 1.0
-    reply.append(ToDesk("open", text, topic=text[:80]))
+    reply.append(ToDesk("open", text, topic=text[:80], context=tuple(state.recent)))
     reply.append(HandoffNotice(engine.t("handoff_opened", state.lang), None, "opened"))
 
 

@@ -81,6 +81,7 @@ class ToDesk:
     topic: str = ""
     priority: int = 0  # higher first; safety-related cases > 0
     tags: tuple[str, ...] = ()
+    context: tuple[str, ...] = ()  # open: the user's messages just before, for the moderator (kept with the case)
 
 
 @dataclass(frozen=True)
