@@ -29,7 +29,7 @@ from bot.core.render import plain
 from bot.core.types import Inbound, State
 from bot.desk import Desk
 from bot.service import Service, build_engine
-from bot.store import SqliteStore
+from bot.storage.sqlite import SqliteStorage as SqliteStore
 
 EXAMPLES = int(os.environ.get("INFLUBOT_FUZZ_EXAMPLES", "2000"))
 RANDOM = os.environ.get("INFLUBOT_FUZZ_RANDOM") == "1"

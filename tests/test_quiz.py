@@ -88,7 +88,7 @@ def test_quiz_survives_a_restart(service, tmp_path, clock):
     from bot.config import Settings
     from bot.desk import Desk
     from bot.service import Service, build_engine
-    from bot.store import SqliteStore
+    from bot.storage.sqlite import SqliteStorage as SqliteStore
 
     chat = Chat(service)
     chat.say("/quiz")

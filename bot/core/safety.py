@@ -279,6 +279,3 @@ class CrisisDetector:
         if self.model is None or not normalize(text) or self.router.figurative(text):
             return False
         return self.model.score(text).probability >= DISTRESS_THRESHOLD
-
-    def matches(self, text: str) -> list[SafetyHit]:
-        return self.router.matches(text)
