@@ -240,11 +240,13 @@ class CrisisDetector:
 
     def detect(self, text: str, before: Sequence[str] = ()) -> SafetyHit | None:
         hit = self.router.detect(text)
-        learned, sure = self._learned(text, before)
-        specific = learned is not None and learned.topic not in (*GENERAL_TOPICS, *LIFE_TOPICS)
-        if hit and learned and specific and sure >= SPECIFIC_THRESHOLD and hit.topic in GENERAL_TOPICS and not hit.acute:
-            hit = dataclasses.replace(hit, topic=learned.topic, about=learned.about)  # "ik kan niet meer" + what it is about
-        hit = hit or learned
+        general = hit is not None and hit.topic in GENERAL_TOPICS and not hit.acute
+        if hit is None or general:  # the model only runs where it can change the outcome
+            learned, sure = self._learned(text, before)
+            specific = learned is not None and learned.topic not in (*GENERAL_TOPICS, *LIFE_TOPICS)
+            if hit and learned and specific and sure >= SPECIFIC_THRESHOLD:
+                hit = dataclasses.replace(hit, topic=learned.topic, about=learned.about)  # "ik kan niet meer" + its topic
+            hit = hit or learned
         if hit and hit.severity != "acute" and self._acute(hit, text, before):
             hit = dataclasses.replace(hit, severity="acute")
         return hit
