@@ -233,7 +233,6 @@ class Content:
     ui: dict[str, dict[str, str]]
     menus: dict[str, tuple[str, ...]] = field(default_factory=dict)  # menu name -> FAQ ids, in order
     training: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # lang -> [(text, intent)]
-    safety_training: list[dict[str, Any]] = field(default_factory=list)  # labelled crisis and calm messages
     captions: dict[str, dict[str, Any]] = field(default_factory=dict)  # caption-check rules per language, as written
 
     @functools.cached_property
@@ -376,6 +375,5 @@ def load_content(root: Path | None = None) -> Content:
         ui=_load_ui(root, helplines),
         menus=_load_menus(root, faq),
         training=load_training(root),
-        safety_training=load_safety_training(root),
         captions=load_captions(root),
     )

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import Settings
-from bot.content import Content, content_hash, load_content
+from bot.content import Content, content_hash, data_root, load_content, load_safety_training
 from bot.core import commands
 from bot.core.nlu import load_models
 from bot.core.pipeline import Engine
@@ -42,7 +42,8 @@ def build_engine(
     settings = settings or Settings.from_env()
     classifier, detector = load_models(content.training, content_hash(folders=("intents",)))
     calm = [text for rows in content.training.values() for text, _ in rows]
-    crisis_model = load_crisis_model(content.safety_training, calm, content_hash(folders=("intents", "referrals")))
+    root = data_root()  # the labelled crisis messages are read only when the model must be trained
+    crisis_model = load_crisis_model(lambda: load_safety_training(root), calm, content_hash(folders=("intents", "referrals")))
     if settings.nlu == "rasa":  # optional Rasa server; the built-in model stays as fallback
         from bot.nlu_rasa import RasaClassifier
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,7 @@ from bot.core.nlu import IntentClassifier, cache_dir, classifier_arrays, classif
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "1"
+MODEL_VERSION = "2"
 CONTEXT_TURNS = 2  # previous user messages read together with the current one
 CALM = "calm"  # the intent examples (FAQ questions, greetings, quiz requests) are calm messages too
 
@@ -68,10 +69,9 @@ def join_context(before: list[str], text: str) -> str:
     return " ".join([*before[-CONTEXT_TURNS:], text])
 
 
-def load_crisis_model(rows: list[dict[str, Any]], calm_texts: list[str], fingerprint: str) -> CrisisModel | None:
-    """The trained model for this content fingerprint, trained and cached on first use; None without data."""
-    if not rows:
-        return None
+def load_crisis_model(rows: Callable[[], list[dict[str, Any]]], calm_texts: list[str], fingerprint: str) -> CrisisModel | None:
+    """The trained model for this content fingerprint, trained and cached on first use; None without data.
+    `rows` reads the labelled messages, only when the model must be trained (they are not kept in memory)."""
     path = cache_dir() / f"crisis-{MODEL_VERSION}-{fingerprint}.npz"
     if path.exists():
         try:
@@ -79,7 +79,10 @@ def load_crisis_model(rows: list[dict[str, Any]], calm_texts: list[str], fingerp
                 return CrisisModel(classifier_from(z))
         except (OSError, ValueError, KeyError):
             log.warning("cached crisis model %s unreadable; training again", path)
-    model = CrisisModel.train(rows, calm_texts)
+    labelled = rows()
+    if not labelled:
+        return None
+    model = CrisisModel.train(labelled, calm_texts)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.npz")
