@@ -111,16 +111,17 @@ def _chat_json_here(lines: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 def _answers(out: dict[str, Any]) -> tuple[str, list[str]]:
-    """The FAQ answer text in one reply (empty when none) and the FAQ choices it offers, in order."""
-    answer = "\n".join(p["text"] for p in out["parts"] if p["type"] == "Text" and p.get("faq_id"))
+    """The answer text in one reply: FAQ answers and helpline referrals ("where do I send a follower who...";
+    empty when neither), and the FAQ choices it offers, in order."""
+    answer = "\n".join(p["text"] for p in out["parts"] if (p["type"] == "Text" and p.get("faq_id")) or p["type"] == "Referral")
     menus = [c["payload"] for p in out["parts"] if p["type"] == "Choices" for c in p["options"]]
     return answer, [m for m in menus if m.startswith("faq:")]
 
 
 def faq_report(items: list[dict[str, Any]], env: dict[str, str] | None = None, in_process: bool = False) -> dict[str, Any]:
     """End to end through `chat --json`: an in-scope item is right when the answer has its facts; with
-    `menu`, also when one click on an offered FAQ choice gives them. Out of scope: right when no FAQ
-    answer is given."""
+    `menu`, also when one click on an offered FAQ choice gives them. Out of scope: right when neither a FAQ
+    answer nor a referral is given."""
     lines: list[dict[str, str]] = []
     index = []  # (item number, user, position of the question's reply)
     for i, item in enumerate(items):

@@ -135,6 +135,36 @@ def test_ok_after_an_answer_is_an_acknowledgement(chat):
     assert reply.intent == "ack" and not any(getattr(p, "faq_id", None) for p in reply)
 
 
+@pytest.mark.parametrize(
+    ("before", "text", "faq_id"),
+    [
+        (["gokreclame mag nie meer he?"], "sinds wanneer?", "special_gambling"),
+        (["Is there some kind of official training for influencers in Belgium?"], "and how much is that?", "cert_price"),
+    ],
+)
+def test_a_follow_up_without_a_connective_word_is_read_with_the_question_before(chat, before, text, faq_id):
+    for earlier in before:
+        chat.say(earlier)
+    reply = chat.say(text)
+    assert [p.faq_id for p in reply if isinstance(p, Text) and p.faq_id] == [faq_id]
+
+
+@pytest.mark.parametrize(
+    ("before", "text"),
+    [
+        (["who checks certified influencers?", "can they fine me?"], "and if i just ignore them?"),
+        (
+            ["wanneer is een post eigenlijk reclame?", "kheb een kortingscode gekregen van een merk"],
+            "en als ik er zelf niks aan verdien?",
+        ),
+    ],
+)
+def test_a_short_rules_follow_up_is_no_crisis(chat, before, text):
+    for earlier in before:
+        chat.say(earlier)
+    assert not any(isinstance(p, Referral) for p in chat.say(text))
+
+
 def test_a_alone_is_no_goodbye(chat):
     reply = chat.say("a")
     assert "Tot later" not in text_of(reply)

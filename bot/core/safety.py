@@ -225,6 +225,8 @@ MODEL_THRESHOLD = 0.55  # P(crisis) for a referral from the model alone (calibra
 CONTEXT_THRESHOLD = 0.65  # the same, read together with the previous messages
 FIGURATIVE_THRESHOLD = 0.97  # the same, when the lexicon knows the wording as figurative, news or fiction
 SPECIFIC_THRESHOLD = 0.7  # a general lexicon hit ("ik kan niet meer") takes the model's topic when this sure of it
+SHORT_WORDS = 8  # a model-only hit on a message this short ("2 denk ik", "and if i just ignore them?") ...
+SHORT_SHARE = 0.35  # ... needs the model this sure of one topic: a few words spread over every topic are noise
 DISTRESS_THRESHOLD = 0.4  # below a referral, a warm reply when the bot did not understand the message
 LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
 GENERAL_TOPICS = ("distress",)  # a lexicon hit this general takes the model's more specific topic
@@ -267,6 +269,8 @@ class CrisisDetector:
             return None, 0.0
         if score.probability < FIGURATIVE_THRESHOLD and self.router.figurative(text):
             return None, 0.0  # "ik ben doodop": a known figurative use needs a sure model
+        if source == "model" and score.share < SHORT_SHARE and len(normalize(text).split()) <= SHORT_WORDS:
+            return None, 0.0
         about = self.model.about(text) if score.topic == "creator_follower" else ""
         return SafetyHit(score.topic, "high", source, "", about=about), score.share
 

@@ -103,15 +103,25 @@ def _wants_quiz(engine: Engine, norm: str, state: State) -> bool:
 
 
 def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> Prediction:
-    """A short follow-up ("en op TikTok?", "et en anglais ?") is read together with the question before it."""
+    """A short follow-up ("en op TikTok?", "et en anglais ?", "sinds wanneer?") is read together with the question
+    before it: both readings are averaged (the one with context counts double), so the follow-up's own words and
+    the earlier topic both count."""
     alone = engine.classifier.predict(text)
     previous = state.last_question
-    if not previous or len(norm.split()) > FOLLOW_UP_WORDS or not _FOLLOW_UP.match(norm):
+    if not previous or len(norm.split()) > FOLLOW_UP_WORDS:
         return alone
+    if not _FOLLOW_UP.match(norm) and len(norm.split()) > FOLLOW_UP_WORDS // 2:
+        return alone  # four words or more without "en", "and", "et"...: a question of its own
     if alone.confident and alone.confidence >= 0.8 and alone.intent in engine.content.faq:
         return alone
     together = engine.classifier.predict(f"{previous} {text}")
-    return together if together.intent in engine.content.faq else alone
+    scores: dict[str, float] = {}
+    for ranking, weight in ((alone.ranking, 1 / 3), (together.ranking, 2 / 3)):
+        for intent, p in ranking:
+            scores[intent] = scores.get(intent, 0.0) + p * weight
+    ranked = tuple(sorted(scores.items(), key=lambda ip: -ip[1])[:3])
+    mixed = Prediction(ranked[0][0], ranked[0][1], ranked)
+    return mixed if mixed.intent in engine.content.faq else alone
 
 
 def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply) -> None:
