@@ -102,6 +102,15 @@ def _wants_quiz(engine: Engine, norm: str, state: State) -> bool:
     return bool(QUIZ_WORDS.search(norm))
 
 
+def _mix(*weighted: tuple[Prediction, float]) -> Prediction:
+    scores: dict[str, float] = {}
+    for prediction, weight in weighted:
+        for intent, p in prediction.ranking:
+            scores[intent] = scores.get(intent, 0.0) + p * weight
+    ranked = tuple(sorted(scores.items(), key=lambda ip: -ip[1])[:3])
+    return Prediction(ranked[0][0], ranked[0][1], ranked)
+
+
 def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> Prediction:
     """A short follow-up ("en op TikTok?", "et en anglais ?", "sinds wanneer?") is read together with the question
     before it: both readings are averaged (the one with context counts double), so the follow-up's own words and
@@ -114,13 +123,7 @@ def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> P
         return alone  # four words or more without "en", "and", "et"...: a question of its own
     if alone.confident and alone.confidence >= 0.8 and alone.intent in engine.content.faq:
         return alone
-    together = engine.classifier.predict(f"{previous} {text}")
-    scores: dict[str, float] = {}
-    for ranking, weight in ((alone.ranking, 1 / 3), (together.ranking, 2 / 3)):
-        for intent, p in ranking:
-            scores[intent] = scores.get(intent, 0.0) + p * weight
-    ranked = tuple(sorted(scores.items(), key=lambda ip: -ip[1])[:3])
-    mixed = Prediction(ranked[0][0], ranked[0][1], ranked)
+    mixed = _mix((alone, 1 / 3), (engine.classifier.predict(f"{previous} {text}"), 2 / 3))
     return mixed if mixed.intent in engine.content.faq else alone
 
 
