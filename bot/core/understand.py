@@ -17,6 +17,8 @@ ANSWER_MIN = 0.2  # answer the best FAQ candidate at or above this probability (
 CLEAR_MARGIN = 0.01  # ... unless the runner-up is practically tied: then show both
 MENU_MIN = 0.15  # a candidate below this is not worth offering
 ALT_MIN = 0.12  # "Niet wat je zocht?" alternatives under an answer
+OOS_SURE = 0.65  # out of scope below this probability ... (both calibrated on the dev sets)
+OOS_RUNNER_UP = 0.3  # ... with a FAQ runner-up at or above this: answer the runner-up
 MISSES_BEFORE_HUMAN = 2
 FOLLOW_UP_WORDS = 7
 _FOLLOW_UP = re.compile(
@@ -135,6 +137,9 @@ def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply) -
     if top in SYSTEM_INTENTS and top != "out_of_scope" and p1 >= ANSWER_MIN and p1 - second[1] >= CLEAR_MARGIN:
         system_intent(engine, top, state, reply)
         return
+    if top == "out_of_scope" and p1 < OOS_SURE and second[0] in faq and second[1] >= OOS_RUNNER_UP:
+        top, p1 = second  # "reels op insta, zelfde regels?": unsure it is out of scope, and a rule fits well enough
+        second = prediction.ranking[2] if len(prediction.ranking) > 2 else (None, 0.0)
     if top in faq and p1 >= ANSWER_MIN and p1 - second[1] >= CLEAR_MARGIN:
         answer_faq(engine, top, state, reply, alternatives=[i for i, p in prediction.ranking[1:3] if i in faq and p >= ALT_MIN])
         return
