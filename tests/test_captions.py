@@ -244,3 +244,30 @@ def test_index_finds_words_after_an_apostrophe_or_a_hashtag():
     text = fold("Merci pour l'invitation de @spa ! #Publicité")
     found = [m.group() for m in words.finditer(text, index.present(text))]
     assert found == ["invitation de @spa", "publicite"]
+
+
+# -- general constructions (regression tests; own examples) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dit is een advertentie voor @koffiehuis, hun nieuwe blend is top ☕",
+        "Ce post contient de la publicité pour @cafeterie, leur nouveau mélange ☕",
+        "Weekendje Gent met @hotel.lys, zalige ontbijtjes 🥐 Advertentie.",
+        "A night at @inn.harbour, the view was unreal 🌊 Advertisement",
+    ],
+)
+def test_a_label_after_other_text_is_late(checker, text):
+    got = checker.check(text)
+    assert "label_late" in got.flags and "commercial" in got.flags, got.evidence
+
+
+def test_a_paid_prefix_keeps_the_label_at_the_start(checker):
+    got = checker.check("Betaalde reclame | @fietsmerk mijn nieuwe koersfiets 🚴")
+    assert got.flags == ("commercial",)
+
+
+def test_a_dotted_handle_reads_as_one_account(checker):
+    got = checker.check("Ik mag de nieuwe laptop van @tech.store.be een maand uittesten 💻")
+    assert got.flags == ("commercial", "label_missing") and got.suggestion == "Advertentie | In samenwerking met @tech.store.be"
