@@ -153,9 +153,19 @@ def every_pattern(doc):
     yield from doc.get("negations", {}).get("patterns", ())
     yield from doc.get("promotion", {}).get("patterns", ())
     for rule in doc["rules"]:
-        yield from expand(doc, rule["patterns"])
+        if not rule.get("raw"):  # a `raw` rule matches the caption as written (case counts); see the test below
+            yield from expand(doc, rule["patterns"])
         yield from expand(doc, rule.get("unless", ()))
         yield from expand(doc, rule.get("also", ()))
+        yield from expand(doc, rule.get("requires", ()))
+
+
+def test_raw_rules_compile_and_keep_to_capitals():
+    raw = [(doc["lang"], p) for _, doc in rule_files() for r in doc["rules"] if r.get("raw") for p in r["patterns"]]
+    assert raw
+    for lang, pattern in raw:
+        regex = re.compile(pattern)
+        assert not regex.search("code oranje vandaag") and not regex.search("barcode SCAN"), (lang, pattern)
 
 
 def test_every_language_has_its_rules_with_sources_and_review_dates():
