@@ -186,12 +186,13 @@ def serve_rasa(model_dir: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("the Rasa server did not start")
 
 
-def end_to_end(pipelines: list[str], diet_epochs: int | None, heldout: str) -> dict[str, dict]:
-    """The same held-out questions through `chat --json`, with the built-in classifier and with Rasa as the NLU."""
+def end_to_end(pipelines: list[str], diet_epochs: int | None, heldout: list[str]) -> dict[str, dict[str, dict]]:
+    """The same held-out questions through `chat --json`, with the built-in classifier and with Rasa as the NLU
+    (each Rasa model is trained once and serves every set): {set: {NLU: report}}."""
     from bot import evaluation
 
-    items = evaluation.rows(heldout)
-    results = {"built-in": evaluation.faq_report(items)}
+    sets = {name: evaluation.rows(name) for name in heldout}
+    results = {name: {"built-in": evaluation.faq_report(items)} for name, items in sets.items()}
     root = data_root()
     for n, pipeline in enumerate(pipelines):
         label = f"Rasa {pipeline}" + (f" ({diet_epochs} ep)" if pipeline == "diet" and diet_epochs else "")
@@ -219,7 +220,8 @@ def end_to_end(pipelines: list[str], diet_epochs: int | None, heldout: str) -> d
             server = serve_rasa(model_dir, port)
             try:
                 env = {"INFLUBOT_NLU": "rasa", "RASA_URL": f"http://127.0.0.1:{port}"}
-                results[label] = evaluation.faq_report(items, env=env)
+                for name, items in sets.items():
+                    results[name][label] = evaluation.faq_report(items, env=env)
             finally:
                 server.terminate()
                 server.wait(timeout=30)
@@ -262,18 +264,22 @@ def main(argv: list[str] | None = None) -> int:
         help="train DIET for this many epochs instead of the shared config's 100 (env RASA_DIET_EPOCHS)",
     )
     ap.add_argument("--only-end-to-end", action="store_true", help="skip the intent-accuracy table on faq_eval.jsonl")
-    ap.add_argument("--heldout", default="heldout/faq_heldout.jsonl", help="end-to-end set under tests/data/ ('' to skip)")
+    ap.add_argument(
+        "--heldout",
+        default="heldout/faq_heldout.jsonl,heldout2/faq_heldout2.jsonl",
+        help="end-to-end sets under tests/data/, comma-separated ('' to skip)",
+    )
     args = ap.parse_args(argv)
     root = data_root()
     if args.heldout:
         pipelines = [p for p in args.pipelines.split(",") if p] if (rasa_venv() / "bin" / "python").exists() else []
-        e2e = end_to_end(pipelines, args.diet_epochs, args.heldout)
         keys = ("answered_right", "right_with_one_click", "oos_recall", "end_to_end")
-        print(f"End to end through chat --json on tests/data/{args.heldout}, {datetime.date.today().isoformat()}\n")
-        print("| | " + " | ".join(e2e) + " |\n|---|" + "---:|" * len(e2e))
-        for key in keys:
-            print(f"| {key} | " + " | ".join(f"{r[key]:.3f}" for r in e2e.values()) + " |")
-        print(flush=True)
+        for name, e2e in end_to_end(pipelines, args.diet_epochs, args.heldout.split(",")).items():
+            print(f"End to end through chat --json on tests/data/{name}, {datetime.date.today().isoformat()}\n")
+            print("| | " + " | ".join(e2e) + " |\n|---|" + "---:|" * len(e2e))
+            for key in keys:
+                print(f"| {key} | " + " | ".join(f"{r[key]:.3f}" for r in e2e.values()) + " |")
+            print(flush=True)
         if args.only_end_to_end:
             return 0
     with tempfile.TemporaryDirectory(prefix="influbot-bench-") as tmp:

@@ -204,3 +204,9 @@ def test_names_are_spelled_one_way(content):
     en = " ".join(e.answer["en"] for e in content.faq.values())
     assert "le VRM" not in fr and "du VRM" not in fr and "au VRM" not in fr and "SPF Économie" not in fr
     assert "FOD Economie" not in en
+
+
+def test_every_faq_question_is_whole(content):
+    """A question cut short (YAML reads " #sp" as the start of a comment) shows up as a broken menu entry."""
+    cut = [(i, lang) for i, e in content.faq.items() for lang, q in e.question.items() if not q.rstrip().endswith("?")]
+    assert not cut

@@ -139,7 +139,7 @@ def test_ok_after_an_answer_is_an_acknowledgement(chat):
     ("before", "text", "faq_id"),
     [
         (["gokreclame mag nie meer he?"], "sinds wanneer?", "special_gambling"),
-        (["Is there some kind of official training for influencers in Belgium?"], "and how much is that?", "cert_price"),
+        (["c est quoi le certificat d influenceur ?"], "ça coûte combien ?", "cert_price"),
     ],
 )
 def test_a_follow_up_without_a_connective_word_is_read_with_the_question_before(chat, before, text, faq_id):

@@ -224,9 +224,10 @@ MODEL_CHARS = 4000
 MODEL_THRESHOLD = 0.55  # P(crisis) for a referral from the model alone (calibrated on the dev set, see README)
 CONTEXT_THRESHOLD = 0.65  # the same, read together with the previous messages
 FIGURATIVE_THRESHOLD = 0.97  # the same, when the lexicon knows the wording as figurative, news or fiction
-SPECIFIC_THRESHOLD = 0.7  # a general lexicon hit ("ik kan niet meer") takes the model's topic when this sure of it
+SPECIFIC_THRESHOLD = 0.7  # a lexicon hit that is not acute takes the model's topic when it is this sure of it
 SHORT_WORDS = 8  # a model-only hit on a message this short ("2 denk ik", "and if i just ignore them?") ...
 SHORT_SHARE = 0.35  # ... needs the model this sure of one topic: a few words spread over every topic are noise
+SURE_ALONE = 0.9  # a short model-only hit below this must also read as a crisis together with the turns before
 DISTRESS_THRESHOLD = 0.4  # below a referral, a warm reply when the bot did not understand the message
 LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
 GENERAL_TOPICS = ("distress",)  # a lexicon hit this general takes the model's more specific topic
@@ -242,12 +243,13 @@ class CrisisDetector:
 
     def detect(self, text: str, before: Sequence[str] = ()) -> SafetyHit | None:
         hit = self.router.detect(text)
-        general = hit is not None and hit.topic in GENERAL_TOPICS and not hit.acute
-        if hit is None or general:  # the model only runs where it can change the outcome
+        if hit is None or not hit.acute:  # the model runs where it can change the outcome
             learned, sure = self._learned(text, before)
-            specific = learned is not None and learned.topic not in (*GENERAL_TOPICS, *LIFE_TOPICS)
+            specific = learned is not None and learned.topic not in (*GENERAL_TOPICS, *LIFE_TOPICS, "creator_follower")
             if hit and learned and specific and sure >= SPECIFIC_THRESHOLD:
-                hit = dataclasses.replace(hit, topic=learned.topic, about=learned.about)  # "ik kan niet meer" + its topic
+                # a lexicon phrase that fits several topics ("kan niet stoppen", "ik kan niet meer") takes the topic
+                # the model is sure of
+                hit = dataclasses.replace(hit, topic=learned.topic, about=learned.about)
             hit = hit or learned
         if hit and hit.severity != "acute" and self._acute(hit, text, before):
             hit = dataclasses.replace(hit, severity="acute")
@@ -269,8 +271,12 @@ class CrisisDetector:
             return None, 0.0
         if score.probability < FIGURATIVE_THRESHOLD and self.router.figurative(text):
             return None, 0.0  # "ik ben doodop": a known figurative use needs a sure model
-        if source == "model" and score.share < SHORT_SHARE and len(normalize(text).split()) <= SHORT_WORDS:
+        short = len(normalize(text).split()) <= SHORT_WORDS
+        if source == "model" and short and score.share < SHORT_SHARE:
             return None, 0.0
+        unsure = source == "model" and short and before and score.probability < SURE_ALONE
+        if unsure and self.model.score(join_context(list(before), text)).probability < MODEL_THRESHOLD:
+            return None, 0.0  # "and if i just ignore them?" after two questions about fines reads calm
         about = self.model.about(text) if score.topic == "creator_follower" else ""
         return SafetyHit(score.topic, "high", source, "", about=about), score.share
 

@@ -17,6 +17,8 @@ ANSWER_MIN = 0.2  # answer the best FAQ candidate at or above this probability (
 CLEAR_MARGIN = 0.01  # ... unless the runner-up is practically tied: then show both
 MENU_MIN = 0.15  # a candidate below this is not worth offering
 ALT_MIN = 0.12  # "Niet wat je zocht?" alternatives under an answer
+OOS_SURE = 0.65  # out of scope below this probability ... (both calibrated on the dev sets)
+OOS_RUNNER_UP = 0.3  # ... with a FAQ runner-up at or above this: answer the runner-up
 MISSES_BEFORE_HUMAN = 2
 FOLLOW_UP_WORDS = 7
 _FOLLOW_UP = re.compile(
@@ -102,6 +104,15 @@ def _wants_quiz(engine: Engine, norm: str, state: State) -> bool:
     return bool(QUIZ_WORDS.search(norm))
 
 
+def _mix(*weighted: tuple[Prediction, float]) -> Prediction:
+    scores: dict[str, float] = {}
+    for prediction, weight in weighted:
+        for intent, p in prediction.ranking:
+            scores[intent] = scores.get(intent, 0.0) + p * weight
+    ranked = tuple(sorted(scores.items(), key=lambda ip: -ip[1])[:3])
+    return Prediction(ranked[0][0], ranked[0][1], ranked)
+
+
 def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> Prediction:
     """A short follow-up ("en op TikTok?", "et en anglais ?", "sinds wanneer?") is read together with the question
     before it: both readings are averaged (the one with context counts double), so the follow-up's own words and
@@ -114,13 +125,7 @@ def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> P
         return alone  # four words or more without "en", "and", "et"...: a question of its own
     if alone.confident and alone.confidence >= 0.8 and alone.intent in engine.content.faq:
         return alone
-    together = engine.classifier.predict(f"{previous} {text}")
-    scores: dict[str, float] = {}
-    for ranking, weight in ((alone.ranking, 1 / 3), (together.ranking, 2 / 3)):
-        for intent, p in ranking:
-            scores[intent] = scores.get(intent, 0.0) + p * weight
-    ranked = tuple(sorted(scores.items(), key=lambda ip: -ip[1])[:3])
-    mixed = Prediction(ranked[0][0], ranked[0][1], ranked)
+    mixed = _mix((alone, 1 / 3), (engine.classifier.predict(f"{previous} {text}"), 2 / 3))
     return mixed if mixed.intent in engine.content.faq else alone
 
 
@@ -132,6 +137,9 @@ def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply) -
     if top in SYSTEM_INTENTS and top != "out_of_scope" and p1 >= ANSWER_MIN and p1 - second[1] >= CLEAR_MARGIN:
         system_intent(engine, top, state, reply)
         return
+    if top == "out_of_scope" and p1 < OOS_SURE and second[0] in faq and second[1] >= OOS_RUNNER_UP:
+        top, p1 = second  # "reels op insta, zelfde regels?": unsure it is out of scope, and a rule fits well enough
+        second = prediction.ranking[2] if len(prediction.ranking) > 2 else (None, 0.0)
     if top in faq and p1 >= ANSWER_MIN and p1 - second[1] >= CLEAR_MARGIN:
         answer_faq(engine, top, state, reply, alternatives=[i for i, p in prediction.ranking[1:3] if i in faq and p >= ALT_MIN])
         return
