@@ -358,3 +358,18 @@ def test_a_word_inside_the_pattern_files_an_alternative_that_starts_with_a_numbe
     assert required_word("\\d+ ?(?:euro|€) gewonnen (?:op|bij)") == "gewonnen"
     assert required_word("\\d+ ?%[^.!?\\n]{0,40}(?:voor )?nieuwe (?:spelers|wedders)") == "nieuwe"
     assert required_word("\\d+ ?%") == "" and required_word("\\d+ (?:followers|fans) win") == "win"
+
+
+def test_a_claim_after_an_emoji_is_its_own_clause(checker):
+    """An exception ("wandelen helpt") holds for its own clause: an emoji or a separator ends one, as a full stop does."""
+    got = checker.check("Wandelen helpt tegen stress 🌳 Advertentie | Deze thee van @thee helpt tegen vermoeidheid")
+    assert "health_claim" in got.flags, got.evidence
+
+
+def test_a_number_led_alternative_runs_only_with_its_sign():
+    from bot.core.patterns import Index, required_sign
+
+    assert required_sign("\\d+ ?% (?:winst|rendement)") == "%" and required_sign("\\d+ ?(?:euro|€) bonus") == ""
+    index = Index()
+    words = index.add(["\\d+ ?% (?:winst|rendement)"])
+    assert not words.ids & index.present("30 euro winst") and words.ids & index.present("30% winst")

@@ -334,7 +334,8 @@ class CaptionChecker:
         return f"{template['label']} | {template[kind].format(handle=handle)}"
 
 
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
+# a separator or an emoji followed by a space ends a clause too ("... probeer het eens 🌳 Deze thee ...")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n|(?<=\s)[|•](?=\s)|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s")
 
 
 def _sentence(text: str, start: int, end: int) -> tuple[int, int]:

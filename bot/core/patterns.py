@@ -33,7 +33,7 @@ class Index:
             for alt in alternatives(pattern):
                 ids.append(len(self.sources))
                 self.sources.append(f"(?:{alt})(?!\\w)")
-                start = (literal_start(alt) or required_word(alt))[:KEY]
+                start = (literal_start(alt) or required_word(alt) or required_sign(alt))[:KEY]
                 if start:
                     self.by_start.setdefault(start, []).append(ids[-1])
                     self.lengths.add(len(start))
@@ -44,6 +44,9 @@ class Index:
     def present(self, folded: str) -> frozenset[int]:
         """The alternatives worth running on this caption."""
         found = set(self.always)
+        for sign in SIGNS:  # "\\d+ ?%" runs only on a caption with a "%"
+            if sign in folded and sign in self.by_start:
+                found.update(self.by_start[sign])
         tokens = set(_TOKEN.findall(folded))
         tokens |= {t[1:] for t in tokens if t[0] in "#@"} | {part for t in tokens if "'" in t for part in t.split("'")[1:]}
         for key in {t[:n] for t in tokens for n in self.lengths} & self.by_start.keys():
@@ -167,6 +170,29 @@ def literal_start(alt: str) -> str:
 
 
 _RUN = re.compile(r"[a-z]{3,}")
+SIGNS = ("%", "€")
+
+
+def required_sign(alt: str) -> str:
+    """A sign every match of an alternative contains, outside any group ("\\d+ ?% (?:winst|rendement)" -> "%"), or ""."""
+    depth, klass, i = 0, False, 0
+    while i < len(alt):
+        ch = alt[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if klass:
+            klass = ch != "]"
+        elif ch == "[":
+            klass = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and ch in SIGNS and alt[i + 1 : i + 2] not in ("?", "*", "{"):
+            return ch
+        i += 1
+    return ""
 
 
 def required_word(alt: str) -> str:
