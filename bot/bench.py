@@ -81,6 +81,7 @@ LONG_CAPTION = 2200  # characters: Instagram's limit
 SAFETY_SETS = (
     ("tuning", "safety_eval.jsonl"),
     ("dev", "dev/safety_dev.jsonl"),
+    ("dev3", "dev2/safety_dev3.jsonl"),
     ("heldout", "heldout/safety_heldout.jsonl"),
     ("heldout2", "heldout2/safety_heldout2.jsonl"),
 )
@@ -164,13 +165,15 @@ def main(args: argparse.Namespace) -> int:
         "safety_p99_ms": round(_percentile(safety_latency, 0.99) * 1000, 3) if safety_latency else None,
         **caption_figures(engine.captions),
     }
+    conversation = evaluation.conversation_detector(engine)
     for name, path in SAFETY_SETS:
         items = evaluation.rows(path)
-        if items:
-            report = evaluation.safety_report(engine.safety, items)
-            if not name.startswith("heldout"):
-                report.pop("per_topic")
-            result[f"safety_{name}"] = report
+        if items:  # the detector alone, and what the user gets through the whole pipeline (warm fallback included)
+            for suffix, detector in (("", engine.safety), ("_conversation", conversation)):
+                report = evaluation.safety_report(detector, items)
+                if not name.startswith("heldout"):
+                    report.pop("per_topic")
+                result[f"safety_{name}{suffix}"] = report
     for name, path in FAQ_SETS:
         items = evaluation.rows(path)
         if items:

@@ -63,6 +63,23 @@ def safety_report(detector: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def conversation_detector(engine: Any) -> Any:
+    """A detector that answers with what the user gets end to end: each message (after its earlier turns) through
+    the whole pipeline of a fresh conversation; a hit is any referral in the reply, the warm reply with the general
+    lines for distress that no layer flagged included."""
+    from bot.core.types import Inbound, Referral, State
+
+    class Conversation:
+        def detect(self, text: str, before: Any = ()) -> Any:
+            state = State()
+            for earlier in before:
+                _, state = engine.handle(Inbound(user="console:eval", text=earlier), state)
+            reply, _ = engine.handle(Inbound(user="console:eval", text=text), state)
+            return next((p for p in reply if isinstance(p, Referral)), None)
+
+    return Conversation()
+
+
 def _ratio(a: int, b: int) -> float | None:
     return round(a / b, 4) if b else None
 

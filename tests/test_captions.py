@@ -153,9 +153,19 @@ def every_pattern(doc):
     yield from doc.get("negations", {}).get("patterns", ())
     yield from doc.get("promotion", {}).get("patterns", ())
     for rule in doc["rules"]:
-        yield from expand(doc, rule["patterns"])
+        if not rule.get("raw"):  # a `raw` rule matches the caption as written (case counts); see the test below
+            yield from expand(doc, rule["patterns"])
         yield from expand(doc, rule.get("unless", ()))
         yield from expand(doc, rule.get("also", ()))
+        yield from expand(doc, rule.get("requires", ()))
+
+
+def test_raw_rules_compile_and_keep_to_capitals():
+    raw = [(doc["lang"], p) for _, doc in rule_files() for r in doc["rules"] if r.get("raw") for p in r["patterns"]]
+    assert raw
+    for lang, pattern in raw:
+        regex = re.compile(pattern)
+        assert not regex.search("code oranje vandaag") and not regex.search("barcode SCAN"), (lang, pattern)
 
 
 def test_every_language_has_its_rules_with_sources_and_review_dates():
@@ -244,3 +254,122 @@ def test_index_finds_words_after_an_apostrophe_or_a_hashtag():
     text = fold("Merci pour l'invitation de @spa ! #Publicité")
     found = [m.group() for m in words.finditer(text, index.present(text))]
     assert found == ["invitation de @spa", "publicite"]
+
+
+# -- general constructions (regression tests; own examples) ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Dit is een advertentie voor @koffiehuis, hun nieuwe blend is top ☕",
+        "Ce post contient de la publicité pour @cafeterie, leur nouveau mélange ☕",
+        "Weekendje Gent met @hotel.lys, zalige ontbijtjes 🥐 Advertentie.",
+        "A night at @inn.harbour, the view was unreal 🌊 Advertisement",
+    ],
+)
+def test_a_label_after_other_text_is_late(checker, text):
+    got = checker.check(text)
+    assert "label_late" in got.flags and "commercial" in got.flags, got.evidence
+
+
+def test_a_paid_prefix_keeps_the_label_at_the_start(checker):
+    got = checker.check("Betaalde reclame | @fietsmerk mijn nieuwe koersfiets 🚴")
+    assert got.flags == ("commercial",)
+
+
+def test_a_dotted_handle_reads_as_one_account(checker):
+    got = checker.check("Ik mag de nieuwe laptop van @tech.store.be een maand uittesten 💻")
+    assert got.flags == ("commercial", "label_missing") and got.suggestion == "Advertentie | In samenwerking met @tech.store.be"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Wedden dat het morgen weer regent? ☔",
+        "Je parie que vous allez adorer cette recette 😄",
+        "This coat keeps the cold away, bought it at the flea market",
+        "Deze jas helpt echt tegen de kou ❄️",
+        "Zondag spelletjesavond: Monopoly met speelgeld en veel ruzie 😂",
+        "Code oranje vandaag, blijf binnen! 🌪️",
+        "Code ROOD voor storm morgen, pas op",
+        "Kids, het is tijd om te slapen! 😴 mama-leven",
+        "Geen stress meer: examens zijn voorbij 🎉",
+        "They invited us to their wedding in Tuscany 💍",
+        "Ik mag de auto van mijn papa lenen dit weekend 🚗",
+        "Gratis gegeten want mijn broer trakteerde 😂",
+        "Mystery box van onze kringloopwinkel, 5 euro, wat zou erin zitten?",
+        "Naar de Lotto Arena voor het concert 🎤 tickets via de link in bio",
+        "Gisteren 30% winst gemaakt op mijn tweedehands fiets 😅",
+        "Samenwerking met mijn collega's aan de nieuwe schoolvoorstelling 🎭",
+        "Collab with my sister on this painting 🎨",
+        "En collaboration avec ma soeur pour ce gâteau 🎂",
+        "Rien de payé, juste un super resto à Namur 🍝",
+        "None of this is sponsored, I just love this bakery",
+        "Niks van dit is gesponsord hoor, gewoon eerlijke tips",
+        "We sliepen gratis bij mijn schoonouders dit weekend",
+    ],
+)
+def test_everyday_speech_raises_no_flag(checker, text):
+    got = checker.check(text)
+    assert got.flags == (), got.evidence
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        ("Zet je eerste weddenschap bij @wedkoning en krijg je inzet terug 💸", {"gambling"}),
+        ("Pariez sur les Diables avec @pariroi, 20€ offerts", {"gambling"}),
+        ("Ik wed op de Rode Duivels bij @bookie.be, code DUIVEL", {"gambling", "commercial"}),
+        ("Scratch cards from @luckyx, first one free with my link", {"gambling", "commercial"}),
+        ("Open mystery boxes on @boxhero and win an iPhone 📱 code WIN", {"gambling", "commercial"}),
+        ("Registreer via mijn link bij @kaartspel.be en krijg 10 euro bonus 🃏", {"commercial"}),
+        ("Hey kindjes! Nieuwe knutseldoos van @knutsel, vraag hem aan de Sint 🎁 #reclame", {"children"}),
+        ("@kidsbrand stuurde ons een pakket met puzzels voor peuters", {"commercial", "children"}),
+        ("Advertentie | @huidje Minder rimpels na 2 weken met deze crème", {"health_claim"}),
+        ("Advertising | @glowup this serum reduces wrinkles in 7 days", {"health_claim"}),
+        ("Publicité | @peau cette crème réduit les rides en 7 jours", {"health_claim"}),
+        ("Got sent these gummies by @vitabear and haven't been sick all winter", {"health_claim", "commercial"}),
+        ("Proost met de nieuwe gin van @ginhuis.be 🍸 #gekregen", {"alcohol", "commercial"}),
+        ("Mijn top 3 aandelen om nu te kopen 📈 #beleggen", {"finance"}),
+        ("Ik krijg een klein percentje als je via mijn link bestelt 🙏", {"commercial", "label_missing"}),
+        ("Gratis gelogeerd in @hotel.zee in ruil voor een paar stories 🌊", {"commercial", "label_missing"}),
+        ("Les liens sont affiliés, merci de votre soutien 💛", {"commercial"}),
+        ("My 12-week program is linked in bio, 20% off this week 💪", {"commercial"}),
+        ("Merci @resto.liege pour l'invitation 🍽️ on a adoré", {"commercial", "label_weak"}),
+        ("PR package van @glowie binnen 📦 #prpackage", {"commercial", "label_missing"}),
+    ],
+)
+def test_general_constructions_set_their_flags(checker, text, flags):
+    got = checker.check(text)
+    assert flags <= set(got.flags), got.evidence
+
+
+def test_a_drink_named_deep_in_a_long_caption_is_not_what_it_promotes(checker):
+    opening = "Advertentie | @hotel.duinen Drie dagen aan zee met het hele gezin 🌊\n\n"
+    story = "We wandelden elke ochtend over het strand en aten 's middags garnalenkroketten. " * 6
+    got = checker.check(opening + story + "'s Avonds nog een glas wijn op het terras.")
+    assert got.flags == ("commercial",), got.evidence
+
+
+def test_a_word_inside_the_pattern_files_an_alternative_that_starts_with_a_number():
+    from bot.core.patterns import required_word
+
+    assert required_word("\\d+ ?(?:euro|€) gewonnen (?:op|bij)") == "gewonnen"
+    assert required_word("\\d+ ?%[^.!?\\n]{0,40}(?:voor )?nieuwe (?:spelers|wedders)") == "nieuwe"
+    assert required_word("\\d+ ?%") == "" and required_word("\\d+ (?:followers|fans) win") == "win"
+
+
+def test_a_claim_after_an_emoji_is_its_own_clause(checker):
+    """An exception ("wandelen helpt") holds for its own clause: an emoji or a separator ends one, as a full stop does."""
+    got = checker.check("Wandelen helpt tegen stress 🌳 Advertentie | Deze thee van @thee helpt tegen vermoeidheid")
+    assert "health_claim" in got.flags, got.evidence
+
+
+def test_a_number_led_alternative_runs_only_with_its_sign():
+    from bot.core.patterns import Index, required_sign
+
+    assert required_sign("\\d+ ?% (?:winst|rendement)") == "%" and required_sign("\\d+ ?(?:euro|€) bonus") == ""
+    index = Index()
+    words = index.add(["\\d+ ?% (?:winst|rendement)"])
+    assert not words.ids & index.present("30 euro winst") and words.ids & index.present("30% winst")

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.core.patterns import Index, Words
+from bot.core.patterns import GLUED, Index, Words
 
 LANGS = ("nl", "fr", "en")
 FLAGS = (
@@ -47,6 +47,9 @@ _NOT_WORDS = re.compile(r"(?:https?://|www\.)\S+|[#@][\w.]+|\d+")
 _SEP_BEFORE = re.compile(r"[|/•·:(\[\-*]\s*$")
 _LINE_END = re.compile(r"[^\w\n]*(?:\n|$)")
 _SEP_AFTER = re.compile(r"\s*[|:)\]/•·\-*]|\s(?:voor|van|for|pour|de|by|door|met|with|avec) @")
+_DOTTED_HANDLE = re.compile(r"@\w+(?:\.\w+)+")  # "@kidoo.be": read as one word ("@kidoo_be"), so "[^.!?]" crosses it
+TOPIC_GLUED = re.compile(r"[\w@]")  # a topic word counts as a hashtag too ("#beleggen", "#casino")
+WITHIN = 300  # a `within` rule counts in a caption's opening, or further on in a sentence that tags an account
 
 
 def fold(text: str) -> str:
@@ -116,17 +119,28 @@ class Rule:
     unless: Words  # a match does not count when one of these is in its sentence ("alcoholvrij", "wandelen helpt")
     also: Words  # cues that count as promotion for this rule only
     needs: str | None = None  # "commercial": only in a commercial caption; "promotion": commercial or promoting something
+    requires: Words | None = None  # the rule counts only when one of these is in the caption too (a stake, a prize)
+    within: bool = False  # only in the caption's opening, or in a sentence that tags an account (see WITHIN)
+    raw: re.Pattern[str] | None = None  # matched on the caption as written (case counts: "code SMILE")
 
-    def search(self, text: str, present: frozenset[int], promoted: bool, commercial: bool = True) -> re.Match[str] | None:
+    def search(
+        self, text: str, present: frozenset[int], promoted: bool, commercial: bool = True, written: str = ""
+    ) -> re.Match[str] | None:
         if self.needs == "commercial" and not commercial:
             return None
         if self.needs == "promotion" and not promoted and not self.also.search(text, present):
             return None
-        if not self.unless.ids & present:
+        if self.requires is not None and self.requires.search(text, present) is None:
+            return None
+        if self.raw is not None:
+            return self.raw.search(written)
+        if not self.unless.ids & present and not self.within:
             return self.pattern.search(text, present)
         for match in self.pattern.finditer(text, present):
             start, end = _sentence(text, match.start(), match.end())
-            if self.unless.search(text[start:end], present) is None:
+            if self.within and match.start() >= WITHIN and "@" not in text[start:end]:
+                continue
+            if not self.unless.ids & present or self.unless.search(text[start:end], present) is None:
                 return match
         return None
 
@@ -140,7 +154,7 @@ class Rules:
     label_words: Words
     lead_line: re.Pattern[str]  # what may open a line before a label: "dit is een", emoji, punctuation
     lead_end: re.Pattern[str]
-    filler: re.Pattern[str]  # what may come before a label that still counts as "at the very start"
+    filler: re.Pattern[str]  # what may come before a label that still counts as "at the very start" ("betaalde")
     weak: Words
     thanks: Words
     negations: Words
@@ -153,6 +167,7 @@ class Rules:
         docs = [data[lang] for lang in LANGS if lang in data]
         lead = "|".join(sorted((re.escape(w) for doc in docs for w in doc["labels"].get("lead", ())), key=len, reverse=True))
         lead = lead or "(?!)"
+        prefix = "|".join(re.escape(w) for doc in docs for w in doc["labels"].get("prefix", ())) or "(?!)"
         index = Index()
 
         def union(path: tuple[str, ...]) -> Words:
@@ -172,7 +187,17 @@ class Rules:
         # An exception holds for its flag in every language: "alcohol-free" lifts the Dutch emoji rule too.
         unless = {flag: index.add(p for r in raw if r["flag"] == flag for p in r.get("unless", ())) for flag in FLAGS}
         rules = [
-            Rule(r["id"], r["flag"], index.add(r["patterns"]), unless[r["flag"]], index.add(r.get("also", ())), r.get("needs"))
+            Rule(
+                r["id"],
+                r["flag"],
+                index.add(() if r.get("raw") else r["patterns"], glued=GLUED if r["flag"] == "commercial" else TOPIC_GLUED),
+                unless[r["flag"]],
+                index.add(r.get("also", ())),
+                r.get("needs"),
+                index.add(r["requires"]) if r.get("requires") else None,
+                bool(r.get("within")),
+                re.compile("|".join(f"(?:{p})" for p in r["patterns"]), re.MULTILINE) if r.get("raw") else None,
+            )
             for r in raw
         ]
         labels = {word: doc["lang"] for doc in docs for word in doc["labels"]["valid"]["words"]}
@@ -182,7 +207,7 @@ class Rules:
             label_words=index.add((re.escape(w) for w in labels), glued=re.compile(r"[\w@]")),
             lead_line=re.compile(rf"[^\w\n]*(?:(?:{lead})[^\w\n]+){{0,3}}"),
             lead_end=re.compile(rf"(?<![\w@#])(?:{lead})\s+$"),
-            filler=re.compile(rf"(?:[^\w]|_)*(?:(?:@[\w.]+|{lead})(?:[^\w]|_)*)*"),
+            filler=re.compile(rf"(?:[^\w]|_)*(?:(?:@[\w.]+|{prefix})(?:[^\w]|_)*)*"),
             weak=union(("labels", "weak")),
             thanks=union(("labels", "thanks")),
             negations=union(("negations",)),
@@ -208,6 +233,9 @@ class CaptionChecker:
         # "geen samenwerking", "not sponsored", "zelf gekocht": neither a label nor a signal
         folded = fold(text)
         shown = text if len(text) == len(folded) else folded  # the caption as written, where positions line up
+        if "." in folded and "@" in folded:
+            folded = _DOTTED_HANDLE.sub(lambda m: m.group().replace(".", "_"), folded)
+        written = text if shown is text else ""
         present = rules.index.present(folded)
         folded = _blank(folded, [m.span() for m in rules.negations.finditer(folded, present)])
         evidence: list[Evidence] = []
@@ -216,9 +244,9 @@ class CaptionChecker:
         quoted = {pos: shown[pos : pos + len(word)] for pos, word in valid}
         weak = rules.weak.finditer(folded, present)
         for rule in rules.commercial:
-            match = rule.search(folded, present, promoted=True)
+            match = rule.search(folded, present, promoted=True, written=written)
             if match:
-                evidence.append(Evidence(rule.id, "commercial", _quote(shown, match)))
+                evidence.append(Evidence(rule.id, "commercial", _quote(written if rule.raw else shown, match)))
                 if "@" in match.group():  # a signal that names the partner is all the suggestion needs
                     break
         if evidence or valid or weak:
@@ -227,9 +255,9 @@ class CaptionChecker:
             weak = sorted([*weak, *rules.thanks.finditer(folded, present)], key=lambda m: m.start())
         promoted = "commercial" in flags or rules.promotion.search(folded, present) is not None
         for rule in rules.topics:
-            if rule.flag not in flags and (match := rule.search(folded, present, promoted, "commercial" in flags)):
+            if rule.flag not in flags and (match := rule.search(folded, present, promoted, "commercial" in flags, written)):
                 flags.add(rule.flag)
-                evidence.append(Evidence(rule.id, rule.flag, _quote(shown, match)))
+                evidence.append(Evidence(rule.id, rule.flag, _quote(written if rule.raw else shown, match)))
 
         labels = [(pos, pos + len(word)) for pos, word in valid]
         head = folded[: DETECT_CHARS * 3]  # enough words for the detector, even with labels and hashtags set aside
@@ -265,8 +293,9 @@ class CaptionChecker:
         before = folded[max(line_start, start - 40) : start]
         if _SEP_BEFORE.search(before) or self.rules.lead_end.search(before):
             return True
-        if before.rstrip()[-1:] in (",", ".", "!", "?", ";") and _LINE_END.match(folded, m.end()):
-            return True  # "..., reclame" closing a line
+        last = before.rstrip()[-1:]
+        if last and not last.isalnum() and last not in "'\"" and _LINE_END.match(folded, m.end()):
+            return True  # "..., reclame" or "... 🚗 Advertentie." closing a line
         return _SEP_AFTER.match(folded, m.end()) is not None
 
     def _early(self, folded: str, pos: int, weak: list[re.Match[str]]) -> bool:
@@ -305,7 +334,8 @@ class CaptionChecker:
         return f"{template['label']} | {template[kind].format(handle=handle)}"
 
 
-_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n")
+# a separator or an emoji followed by a space ends a clause too ("... probeer het eens 🌳 Deze thee ...")
+_SENTENCE_END = re.compile(r"[.!?]+(?=\s|$)|\n|(?<=\s)[|•](?=\s)|(?<=[\U0001F300-\U0001FAFF\u2600-\u27BF])\s")
 
 
 def _sentence(text: str, start: int, end: int) -> tuple[int, int]:

@@ -24,7 +24,7 @@ class Index:
         self.sources: list[str] = []
         self._compiled: dict[int, re.Pattern[str]] = {}
         self.by_start: dict[str, list[int]] = {}
-        self.always: list[int] = []  # alternatives that start with a class, an emoji or an optional part
+        self.always: list[int] = []  # alternatives with no word they must start with or contain ("\\d+ ?%", emoji)
         self.lengths: set[int] = set()
 
     def add(self, patterns: Iterable[str], glued: re.Pattern[str] = GLUED) -> Words:
@@ -33,7 +33,7 @@ class Index:
             for alt in alternatives(pattern):
                 ids.append(len(self.sources))
                 self.sources.append(f"(?:{alt})(?!\\w)")
-                start = literal_start(alt)[:KEY]
+                start = (literal_start(alt) or required_word(alt) or required_sign(alt))[:KEY]
                 if start:
                     self.by_start.setdefault(start, []).append(ids[-1])
                     self.lengths.add(len(start))
@@ -44,6 +44,9 @@ class Index:
     def present(self, folded: str) -> frozenset[int]:
         """The alternatives worth running on this caption."""
         found = set(self.always)
+        for sign in SIGNS:  # "\\d+ ?%" runs only on a caption with a "%"
+            if sign in folded and sign in self.by_start:
+                found.update(self.by_start[sign])
         tokens = set(_TOKEN.findall(folded))
         tokens |= {t[1:] for t in tokens if t[0] in "#@"} | {part for t in tokens if "'" in t for part in t.split("'")[1:]}
         for key in {t[:n] for t in tokens for n in self.lengths} & self.by_start.keys():
@@ -164,3 +167,57 @@ def literal_start(alt: str) -> str:
     if alt[m.end() : m.end() + 1] in ("?", "*", "{"):
         word = word[:-1]
     return word if word.strip("#@") else ""
+
+
+_RUN = re.compile(r"[a-z]{3,}")
+SIGNS = ("%", "€")
+
+
+def required_sign(alt: str) -> str:
+    """A sign every match of an alternative contains, outside any group ("\\d+ ?% (?:winst|rendement)" -> "%"), or ""."""
+    depth, klass, i = 0, False, 0
+    while i < len(alt):
+        ch = alt[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if klass:
+            klass = ch != "]"
+        elif ch == "[":
+            klass = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and ch in SIGNS and alt[i + 1 : i + 2] not in ("?", "*", "{"):
+            return ch
+        i += 1
+    return ""
+
+
+def required_word(alt: str) -> str:
+    """A whole word that every match of an alternative contains, outside any group ("\\d+ ?(?:euro|€) gewonnen op" ->
+    "gewonnen"), or "". An alternative that starts with a class or a number is filed under it, so it runs only on
+    captions with that word (else `re` tries it at every position of a long caption)."""
+    depth, klass, i = 0, False, 0
+    while i < len(alt):
+        ch = alt[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if klass:
+            klass = ch != "]"
+        elif ch == "[":
+            klass = True
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif depth == 0 and (alt[i - 1 : i] == " " or alt[i - 3 : i] == " )?") and (m := _RUN.match(alt, i)):
+            word = m.group()[:-1] if alt[m.end() : m.end() + 1] in ("?", "*", "{") else m.group()
+            if len(word) >= 3:  # a word after a space starts a word of the caption (what follows it may vary)
+                return word
+            i = m.end()
+            continue
+        i += 1
+    return ""

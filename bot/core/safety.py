@@ -228,7 +228,7 @@ SPECIFIC_THRESHOLD = 0.7  # a lexicon hit that is not acute takes the model's to
 SHORT_WORDS = 8  # a model-only hit on a message this short ("2 denk ik", "and if i just ignore them?") ...
 SHORT_SHARE = 0.35  # ... needs the model this sure of one topic: a few words spread over every topic are noise
 SURE_ALONE = 0.9  # a short model-only hit below this must also read as a crisis together with the turns before
-DISTRESS_THRESHOLD = 0.4  # below a referral, a warm reply when the bot did not understand the message
+DISTRESS_THRESHOLD = 0.5  # below a referral, a warm reply when the bot did not understand the message
 LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
 GENERAL_TOPICS = ("distress",)  # a lexicon hit this general takes the model's more specific topic
 
