@@ -136,6 +136,22 @@ def test_ok_after_an_answer_is_an_acknowledgement(chat):
 
 
 @pytest.mark.parametrize(
+    ("first", "follow_up", "lang", "word"),
+    [
+        ("welk label moet ik gebruiken", "en in het Frans?", "fr", "publicité"),
+        ("quel label dois-je utiliser ?", "et en anglais ?", "en", "advertising"),
+        ("which label should I use?", "and in Dutch?", "nl", "advertentie"),
+    ],
+)
+def test_a_language_follow_up_gives_the_last_answer_in_that_language(chat, first, follow_up, lang, word):
+    faq_id = next(p.faq_id for p in chat.say(first) if isinstance(p, Text) and p.faq_id)
+    reply = chat.say(follow_up)
+    answer = next(p for p in reply if isinstance(p, Text) and p.faq_id)
+    assert answer.faq_id == faq_id and word in answer.text
+    assert answer.text.startswith(chat.service.engine.content.faq[faq_id].answer[lang][:40])
+
+
+@pytest.mark.parametrize(
     ("before", "text", "faq_id"),
     [
         (["gokreclame mag nie meer he?"], "sinds wanneer?", "special_gambling"),

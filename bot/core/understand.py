@@ -25,6 +25,16 @@ _FOLLOW_UP = re.compile(
     r"^(?:en|and|et|ook|aussi|also|maar|mais|but|what about|wat met|wat als|et si|and if|en als|en voor|et pour|and for|"
     r"en op|et sur|and on|en bij|geldt|is dat|c est|en wat|et quoi|and what|pour|voor|op|sur|on|in)\b"
 )
+_LANGUAGE_ASKED = re.compile(
+    r"^(?:en |and |et |ook |aussi |also |maar |mais |but )?(?:wat |what |quoi )?(?:in (?:het )?|en |in )?"
+    r"(frans|nederlands|vlaams|engels|francais|neerlandais|flamand|anglais|french|dutch|flemish|english)"
+    r"(?: dan| alors| then| ook| aussi| too)?$"
+)
+LANGUAGE_NAMES = {
+    "frans": "fr", "francais": "fr", "french": "fr",
+    "nederlands": "nl", "vlaams": "nl", "neerlandais": "nl", "flamand": "nl", "dutch": "nl", "flemish": "nl",
+    "engels": "en", "anglais": "en", "english": "en",
+}  # fmt: skip
 QUIZ_WORDS = re.compile(r"\b(?:quiz|oefen\w*|hoofdstuk|chapitre|chapter|entrainer|practi[cs]e)\b")
 ACKS = {
     "ok",
@@ -84,6 +94,11 @@ def step(engine: Engine, turn: Turn) -> bool:
     if len(norm) <= 2 and norm not in GREETINGS:
         reply.append(Text(t("too_short", state.lang)))
         reply.append(texts.main_menu(t, state.lang))
+        return True
+    asked = _LANGUAGE_ASKED.match(norm)
+    if asked and state.last_faq in engine.content.faq:  # "welk label?" then "en in het Frans?": that answer in French
+        reply.intent, reply.confidence = state.last_faq, 1.0
+        answer_faq(engine, state.last_faq, state, reply, alternatives=[], lang=LANGUAGE_NAMES[asked.group(1)])
         return True
     chapter = practice.chapter_in(engine, text) if _wants_quiz(engine, norm, state) else None
     if chapter is not None:
@@ -202,8 +217,12 @@ def fallback(engine: Engine, prediction: Prediction, state: State, reply: Reply)
         reply.append(texts.main_menu(t, lang))
 
 
-def answer_faq(engine: Engine, faq_id: str, state: State, reply: Reply, alternatives: list[str] | None = None) -> None:
-    lang, content = state.lang, engine.content
+def answer_faq(
+    engine: Engine, faq_id: str, state: State, reply: Reply, alternatives: list[str] | None = None, lang: str | None = None
+) -> None:
+    """The entry's answer with its source, then alternatives or related questions; `lang` answers in another
+    language than the conversation's (the menus stay in the user's)."""
+    lang, content = lang or state.lang, engine.content
     entry = content.faq[faq_id]
     state.misses = 0
     state.last_faq = faq_id
@@ -211,12 +230,13 @@ def answer_faq(engine: Engine, faq_id: str, state: State, reply: Reply, alternat
     reply.append(Text(f"{entry.answer[lang]}\n\n{engine.t('source', lang)}: {url}", source_url=url, faq_id=faq_id))
     if state.quiz:
         return
+    menu = state.lang
     if alternatives:
-        reply.append(Choices(engine.t("not_what_you_meant", lang), tuple(_faq_choice(engine, i, lang) for i in alternatives[:2])))
+        reply.append(Choices(engine.t("not_what_you_meant", menu), tuple(_faq_choice(engine, i, menu) for i in alternatives[:2])))
         return
     related = [r for r in entry.related if r in content.faq][:3]
     if related:
-        reply.append(Choices(engine.t("related", lang), tuple(_faq_choice(engine, r, lang) for r in related)))
+        reply.append(Choices(engine.t("related", menu), tuple(_faq_choice(engine, r, menu) for r in related)))
 
 
 def _faq_choice(engine: Engine, faq_id: str, lang: str) -> Choice:
