@@ -5,9 +5,11 @@ from __future__ import annotations
 import inspect
 import io
 import re
+import string
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 from starlette.testclient import TestClient
 
 from bot.adapters.console_adapter import deliver_outbox
@@ -16,7 +18,7 @@ from bot.config import Settings
 from bot.desk import Desk
 from bot.service import Service, snippets
 from bot.storage import open_storage
-from bot.web.app import Texts, WebDesk
+from bot.web.app import LANGS, Texts, WebDesk
 from bot.web.auth import Accounts, LoginLimiter, hash_password, verify_password
 from tests.conftest import Chat
 
@@ -276,7 +278,66 @@ def test_web_strings_cover_every_key_in_the_templates():
     assert set(re.findall(r'(?:return|else) "([a-z_]+)"', inspect.getsource(WebDesk._act))) == set(done.split())
     missing = sorted(k for k in used if k not in table)
     assert not missing
-    assert all(set(v) == {"nl", "en"} for v in table.values())
+    assert all(set(v) == set(LANGS) for v in table.values())
+
+
+def placeholders(text: str) -> set[str]:
+    return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+
+
+def test_web_strings_have_nl_fr_and_en_with_the_same_placeholders():
+    table = Texts().table
+    assert LANGS == ("nl", "fr", "en")
+    for key, texts in table.items():
+        assert set(texts) == {"nl", "fr", "en"}, key
+        assert all(isinstance(texts[lang], str) and texts[lang].strip() for lang in LANGS), key
+        assert placeholders(texts["fr"]) == placeholders(texts["nl"]) == placeholders(texts["en"]), key
+    assert placeholders(table["logged_in_as"]["fr"]) == {"name"} and placeholders(table["login_wait"]["fr"]) == {"minutes"}
+
+
+def test_french_web_strings_say_vous():
+    """One register per language: the desk's French says "vous", as the bot's own texts do (see test_content)."""
+    tu = re.compile(r"\b(?:tu|toi|ton|ta|tes|te|t')\b|\bt'", re.IGNORECASE)
+    table = Texts().table
+    found = [f"{key}: {tu.findall(texts['fr'])}" for key, texts in table.items() if tu.search(texts["fr"])]
+    assert not found, found
+    assert any(re.search(r"\bvous\b", texts["fr"], re.IGNORECASE) for texts in table.values())
+
+
+def test_lang_fr_renders_the_desk_in_french_and_is_remembered(web):
+    client, service, _ = web
+    open_case(service)
+    texts = Texts()
+    login_page = client.get("/login?lang=fr")
+    assert '<html lang="fr">' in login_page.text and str(escape(texts("login_title", "fr"))) in login_page.text
+    assert client.cookies.get("lang") == "fr"
+    login(client)
+    queue = client.get("/?lang=fr")
+    assert queue.status_code == 200 and '<html lang="fr">' in queue.text
+    assert "lang=fr" in queue.headers["set-cookie"] and client.cookies.get("lang") == "fr"
+    for key in ("queue_title", "nav_queue", "filter", "status_waiting", "logged_in_as"):
+        assert str(escape(texts(key, "fr", name="anna"))) in queue.text, key
+    assert texts("queue_title", "nl") not in queue.text and texts("queue_title", "en") not in queue.text
+    assert '<a href="?lang=fr" hreflang="fr" lang="fr" aria-current="true">FR</a>' in queue.text
+    assert all(f'href="?lang={code}"' in queue.text for code in LANGS)
+    again = client.get("/")  # no ?lang=: the cookie keeps the desk in French
+    assert '<html lang="fr">' in again.text and texts("queue_title", "fr") in again.text
+    assert texts("status_waiting", "fr") in client.get("/queue/rows").text  # the polled fragment too
+    case_id = service.store.cases.open_for("console:lotte")["id"]
+    for url, key in ((f"/cases/{case_id}", "act_claim"), ("/figures", "cases_per_day"), ("/audit", "audit_title")):
+        page = client.get(url)
+        assert page.status_code == 200 and '<html lang="fr">' in page.text and texts(key, "fr") in page.text, url
+    dutch = client.get("/?lang=nl")
+    assert '<html lang="nl">' in dutch.text and texts("queue_title", "nl") in dutch.text
+    assert client.cookies.get("lang") == "nl"
+    assert '<html lang="nl">' in client.get("/?lang=de").text  # not offered: stays on the cookie's language
+
+
+def test_french_login_errors(web):
+    client, _, _ = web
+    client.get("/login?lang=fr")
+    failed = login(client, password="wrong password")
+    assert failed.status_code == 401 and Texts()("login_failed", "fr") in failed.text
 
 
 def test_passwords_are_scrypt_hashes(web):

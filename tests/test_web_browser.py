@@ -106,9 +106,11 @@ def browser():
 
 
 def wait_for(driver, condition, seconds: float = 15.0):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(driver, seconds, poll_frequency=0.2).until(condition)
+    ignored = (NoSuchElementException, StaleElementReferenceException)  # a page may be mid-navigation
+    return WebDriverWait(driver, seconds, poll_frequency=0.2, ignored_exceptions=ignored).until(condition)
 
 
 def test_moderator_sees_a_console_case_live_replies_and_closes(desk_server, browser):
@@ -156,7 +158,8 @@ def test_moderator_sees_a_console_case_live_replies_and_closes(desk_server, brow
         wait_for(browser, lambda d: "nog iets" in d.find_element(By.ID, "transcript").text)  # the user's words, live
 
         browser.find_element(By.ID, "btn-close").click()
-        wait_for(browser, lambda d: d.find_elements(By.ID, "note"))
+        # the reply's note is still on the page: wait for the closed status, not just for a note
+        wait_for(browser, lambda d: d.find_element(By.ID, "case-status").text.startswith("gesloten"))
         after = user.say("hallo?")
         assert after.get("relayed"), "the user is told the conversation was closed"
         assert not after.get("handoff") or after["handoff"]["status"] != "relayed"

@@ -34,7 +34,7 @@ from bot.web.auth import PREFIX, Accounts, LoginLimiter
 HERE = Path(__file__).resolve().parent
 COOKIE = "influbot_session"
 LOGIN_CSRF = "influbot_login_csrf"
-LANGS = ("nl", "en")
+LANGS = ("nl", "fr", "en")  # Dutch first; the switcher, ?lang= and the lang cookie offer these
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -46,7 +46,7 @@ Handler = Callable[..., Awaitable[Response]]
 
 
 class Texts:
-    """The web desk's UI strings (knowledge/web.yml): Dutch first, English too."""
+    """The web desk's UI strings (knowledge/web.yml): Dutch first, French and English too."""
 
     def __init__(self, path: Path | None = None):
         self.table: dict[str, dict[str, str]] = load_yaml(path or data_root() / "knowledge" / "web.yml")
@@ -78,7 +78,7 @@ class WebDesk:
         self.limiter = limiter or LoginLimiter()
         self.texts = Texts()
         self.env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True))
-        self.env.globals.update(age=_age, stamp=_stamp)
+        self.env.globals.update(age=_age, stamp=_stamp, langs=LANGS)
 
     # -- plumbing ---------------------------------------------------------------------------------
 
