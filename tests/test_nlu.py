@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+
 from bot.content import load_content
 from bot.core.nlu import IntentClassifier, read_models, save_models
+from bot.core.text import normalize
 from tests.conftest import DATA
 
 EVAL = [json.loads(line) for line in (DATA / "faq_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -51,3 +54,43 @@ def test_model_roundtrip(tmp_path, engine):
     for text in ("wat kost het certificaat", "combien coûte le certificat", "how do i disclose an ad"):
         assert loaded.predict(text).intent == engine.classifier.predict(text).intent
         assert detector.detect(text) == engine.detector.detect(text)
+
+
+def test_nearest_example_index_equals_brute_force_cosine():
+    rows = [
+        ("hoeveel kost het certificaat", "price"),
+        ("wat is de prijs van de opleiding", "price"),
+        ("welk label zet ik op mijn post", "label"),
+        ("moet ik advertentie schrijven", "label"),
+        ("hoe lang duurt de e-learning", "duration"),
+    ]
+    model = IntentClassifier.train(rows, epochs=3, neighbours=True)
+    vectors = {text: model._vector(normalize(text)) for text, _ in rows}
+    for query in ("prijs certificaat", "label post advertentie", "hoe lang e-learning duurt"):
+        idx, q = model._vector(normalize(query))
+        best = model.neighbours.best(idx, q)
+        for c, name in enumerate(model.classes):
+            sims = []
+            for text, intent in rows:
+                if intent == name:
+                    d_idx, d_val = vectors[text]
+                    common, qi, di = np.intersect1d(idx, d_idx, return_indices=True)
+                    kept = model.idf[common] >= np.percentile(model.idf, 1.0)  # the index leaves out the most common 1%
+                    sims.append(float((q[qi] * d_val[di])[kept].sum()))
+            assert abs(best[c] - max(sims)) < 1e-2, (query, name)
+
+
+def test_neighbour_index_survives_save_and_load(tmp_path):
+    rows = [("hoeveel kost het", "price"), ("welk label", "label"), ("hoe lang duurt het", "duration")]
+    model = IntentClassifier.train(rows, epochs=2, neighbours=True)
+    detector = load_models_detector()
+    save_models(tmp_path / "m.npz", model, detector)
+    again, _ = read_models(tmp_path / "m.npz")
+    assert again.neighbours is not None
+    assert (again.probabilities("hoeveel kost het") == model.probabilities("hoeveel kost het")).all()
+
+
+def load_models_detector():
+    from bot.core.nlu import LanguageDetector
+
+    return LanguageDetector.train({"nl": ["hoeveel kost het"], "fr": ["combien"], "en": ["how much"]})

@@ -2,7 +2,8 @@
 
 Features: TF-IDF over word unigrams/bigrams and character 3-5-grams inside words, each feature kept as its
 CRC-32 (a sorted uint32 array instead of a dict of strings: a few MB instead of tens; collisions are rare).
-Model: multinomial logistic regression trained by seeded SGD (deterministic), cached on disk, weights in float16.
+Model: multinomial logistic regression trained by seeded SGD (deterministic), cached on disk, weights in float16;
+the intent classifier blends it with the nearest training example per class (bot/core/neighbours.py).
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from bot.core.neighbours import ExampleIndex
 from bot.core.text import normalize
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "2"
+MODEL_VERSION = "4"
 SYSTEM_INTENTS = (
     "greet",
     "goodbye",
@@ -36,6 +38,8 @@ SYSTEM_INTENTS = (
     "quiz",
     "helplines",
 )
+NEIGHBOUR_WEIGHT = 0.3  # P = 0.7 * linear model + 0.3 * softmax(best example similarity / 0.05) (dev sets)
+NEIGHBOUR_TEMPERATURE = 0.05
 THRESHOLD = 0.45  # below: not sure, offer candidates
 MARGIN = 0.15  # top two closer than this: ambiguous, offer both
 
@@ -83,12 +87,21 @@ class Prediction:
 
 
 class IntentClassifier:
-    def __init__(self, keys: np.ndarray, idf: np.ndarray, weights: np.ndarray, bias: np.ndarray, classes: list[str]):
+    def __init__(
+        self,
+        keys: np.ndarray,
+        idf: np.ndarray,
+        weights: np.ndarray,
+        bias: np.ndarray,
+        classes: list[str],
+        neighbours: ExampleIndex | None = None,
+    ):
         self.keys = keys  # sorted feature keys; row i of idf and weights belongs to keys[i]
         self.idf = idf
         self.weights = weights
         self.bias = bias
         self.classes = classes
+        self.neighbours = neighbours  # when set, P blends the linear model with the nearest examples
 
     def _vector(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
         found = feature_keys(norm)
@@ -107,7 +120,12 @@ class IntentClassifier:
             return None
         logits = vals @ self.weights[idx].astype(np.float32) + self.bias
         probs = np.exp(logits - logits.max())
-        return probs / probs.sum()
+        probs /= probs.sum()
+        if self.neighbours is None:
+            return probs
+        best = self.neighbours.best(idx, vals)
+        near = np.exp((best - best.max()) / NEIGHBOUR_TEMPERATURE)
+        return (1 - NEIGHBOUR_WEIGHT) * probs + NEIGHBOUR_WEIGHT * near / near.sum()
 
     def predict(self, text: str, top: int = 3) -> Prediction:
         probs = self.probabilities(text)
@@ -118,7 +136,8 @@ class IntentClassifier:
         return Prediction(ranking[0][0], ranking[0][1], ranking)
 
     @classmethod
-    def train(cls, rows: list[tuple[str, str]], epochs: int = 12, seed: int = 7) -> IntentClassifier:
+    def train(cls, rows: list[tuple[str, str]], epochs: int = 12, seed: int = 7, neighbours: bool = False) -> IntentClassifier:
+        """Seeded SGD on the examples; `neighbours` also indexes them for the nearest-example blend."""
         classes = sorted({intent for _, intent in rows})
         cls_index = {c: i for i, c in enumerate(classes)}
         docs = [Counter(feature_keys(normalize(text)).tolist()) for text, _ in rows]
@@ -152,7 +171,8 @@ class IntentClassifier:
                 p[y] -= 1.0
                 w[idx] -= lr * np.outer(vals, p)
                 b -= lr * 0.1 * p
-        return cls(np.array(keys, dtype=np.uint32), idf, w.astype(np.float16), b, classes)
+        index = ExampleIndex.build([(i, v) for i, v, _ in data], [y for _, _, y in data], idf) if neighbours else None
+        return cls(np.array(keys, dtype=np.uint32), idf, w.astype(np.float16), b, classes, index)
 
 
 class LanguageDetector:
@@ -211,11 +231,12 @@ def classifier_arrays(model: IntentClassifier) -> dict[str, np.ndarray]:
         "bias": model.bias,
         "classes": np.array(model.classes),
         "keys": model.keys,
+        **(model.neighbours.arrays() if model.neighbours else {}),
     }
 
 
 def classifier_from(z: Any) -> IntentClassifier:
-    return IntentClassifier(z["keys"], z["idf"], z["weights"], z["bias"], z["classes"].tolist())
+    return IntentClassifier(z["keys"], z["idf"], z["weights"], z["bias"], z["classes"].tolist(), ExampleIndex.from_arrays(z))
 
 
 def save_models(path: Path, model: IntentClassifier, detector: LanguageDetector) -> None:
@@ -244,7 +265,7 @@ def load_models(training: dict[str, list[tuple[str, str]]], fingerprint: str) ->
             return read_models(path)
         except (OSError, ValueError, KeyError):
             log.warning("cached model %s unreadable; training again", path)
-    model = IntentClassifier.train([row for rows in training.values() for row in rows])
+    model = IntentClassifier.train([row for rows in training.values() for row in rows], neighbours=True)
     detector = LanguageDetector.train({lang: [text for text, _ in rows] for lang, rows in training.items()})
     try:
         save_models(path, model, detector)
