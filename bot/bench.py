@@ -88,6 +88,7 @@ SAFETY_SETS = (
 FAQ_SETS = (
     ("dev", "dev/faq_dev.jsonl"),
     ("dev2", "dev2/faq_dev2.jsonl"),
+    ("dev3", "dev2/faq_dev3.jsonl"),
     ("heldout", "heldout/faq_heldout.jsonl"),
     ("heldout2", "heldout2/faq_heldout2.jsonl"),
 )

@@ -1,6 +1,7 @@
 """The learned crisis detector: a linear model over word and character n-grams, unioned with the lexicon.
 
-Classes: "calm" and the crisis topics. P(crisis) = 1 - P(calm); the topic is the likeliest crisis class.
+Classes: "calm" and the crisis topics; like the intent classifier it blends the linear model with the nearest
+training example per class (bot/core/neighbours.py). P(crisis) = 1 - P(calm); the topic is the likeliest crisis class.
 Trained from referrals/training/*.jsonl (crisis and calm messages by several writers) plus the intent
 examples as calm messages; cached on disk like the intent classifier. numpy only at serve time.
 """
@@ -19,7 +20,7 @@ from bot.core.nlu import IntentClassifier, cache_dir, classifier_arrays, classif
 
 log = logging.getLogger(__name__)
 
-MODEL_VERSION = "2"
+MODEL_VERSION = "3"
 CONTEXT_TURNS = 2  # previous user messages read together with the current one
 CALM = "calm"  # the intent examples (FAQ questions, greetings, quiz requests) are calm messages too
 
@@ -57,7 +58,7 @@ class CrisisModel:
     def train(cls, rows: list[dict[str, Any]], calm_texts: list[str], epochs: int = 10) -> CrisisModel:
         data = [(_joined(r), r["topic"] if r.get("crisis") else CALM) for r in rows if r.get("text")]
         data += [(text, CALM) for text in calm_texts]
-        return cls(IntentClassifier.train(data, epochs=epochs, seed=11))
+        return cls(IntentClassifier.train(data, epochs=epochs, seed=11, neighbours=True))
 
 
 def _joined(row: dict[str, Any]) -> str:
