@@ -35,6 +35,24 @@ LANGUAGE_NAMES = {
     "nederlands": "nl", "vlaams": "nl", "neerlandais": "nl", "flamand": "nl", "dutch": "nl", "flemish": "nl",
     "engels": "en", "anglais": "en", "english": "en",
 }  # fmt: skip
+ACK_WORDS = {
+    "ok",
+    "oke",
+    "okay",
+    "oki",
+    "ah",
+    "aha",
+    "merci",
+    "thanks",
+    "bedankt",
+    "super",
+    "top",
+    "cool",
+    "right",
+    "d",
+    "accord",
+}
+ANAPHORA = {"dat", "da", "dit", "daar", "daarvoor", "daarmee", "that", "this", "it", "them", "ca", "cela", "dedans", "meme"}
 QUIZ_WORDS = re.compile(r"\b(?:quiz|oefen\w*|hoofdstuk|chapitre|chapter|entrainer|practi[cs]e)\b")
 ACKS = {
     "ok",
@@ -136,8 +154,13 @@ def _predict_in_context(engine: Engine, text: str, norm: str, state: State) -> P
     previous = state.last_question
     if not previous or len(norm.split()) > FOLLOW_UP_WORDS:
         return alone
-    if not _FOLLOW_UP.match(norm) and len(norm.split()) > FOLLOW_UP_WORDS // 2:
-        return alone  # four words or more without "en", "and", "et"...: a question of its own
+    words = norm.split()
+    while len(words) > 1 and words[0] in ACK_WORDS:  # "oke, en als ik elke week post?"
+        words = words[1:]
+    norm = " ".join(words)
+    refers = _FOLLOW_UP.match(norm) or ANAPHORA & set(words)
+    if not refers and len(words) > FOLLOW_UP_WORDS // 2:
+        return alone  # four words or more without "en", "and", "dat", "ça"...: a question of its own
     if alone.confident and alone.confidence >= 0.8 and alone.intent in engine.content.faq:
         return alone
     mixed = _mix((alone, 1 / 3), (engine.classifier.predict(f"{previous} {text}"), 2 / 3))
