@@ -26,6 +26,7 @@ class Index:
         self.by_start: dict[str, list[int]] = {}
         self.always: list[int] = []  # alternatives with no word they must start with or contain ("\\d+ ?%", emoji)
         self.lengths: set[int] = set()
+        self.signed: dict[int, str] = {}  # alternatives filed under a word that also need a sign ("% winst")
 
     def add(self, patterns: Iterable[str], glued: re.Pattern[str] = GLUED) -> Words:
         ids = []
@@ -33,11 +34,15 @@ class Index:
             for alt in alternatives(pattern):
                 ids.append(len(self.sources))
                 self.sources.append(f"(?:{alt})(?!\\w)")
-                start = (literal_start(alt) or required_word(alt) or required_sign(alt))[:KEY]
-                if start:
-                    self.by_start.setdefault(start, []).append(ids[-1])
-                    self.lengths.add(len(start))
-                else:
+                start = literal_start(alt) or required_word(alt)
+                sign = "" if start else required_sign(alt)
+                keys = [start] if start else required_group(alt) or [sign]
+                if sign and keys != [sign]:
+                    self.signed[ids[-1]] = sign  # filed under its words, it still needs its sign
+                for key in {k[:KEY] for k in keys if k}:
+                    self.by_start.setdefault(key, []).append(ids[-1])
+                    self.lengths.add(len(key))
+                if not any(keys):
                     self.always.append(ids[-1])
         return Words(self, frozenset(ids), glued)
 
@@ -51,6 +56,7 @@ class Index:
         tokens |= {t[1:] for t in tokens if t[0] in "#@"} | {part for t in tokens if "'" in t for part in t.split("'")[1:]}
         for key in {t[:n] for t in tokens for n in self.lengths} & self.by_start.keys():
             found.update(self.by_start[key])
+        found.difference_update([i for i, sign in self.signed.items() if sign not in folded])
         return frozenset(found)
 
     def regex(self, i: int) -> re.Pattern[str]:
@@ -193,6 +199,40 @@ def required_sign(alt: str) -> str:
             return ch
         i += 1
     return ""
+
+
+_GROUP_WORD = re.compile(r"[a-z][a-z']*(?: [a-z']+)*")
+
+
+def required_group(alt: str) -> list[str]:
+    """The words of a group of plain words every match of an alternative contains after a space, outside any other
+    group ("\\d+ ?(?:euro|€) (?:bonus|inzet)" -> ["bonus", "inzet"]), or []. An alternative led by a number is filed
+    under each of them: it runs only on captions with one of these words, not on every caption with a digit."""
+    best: list[str] = []
+    depth, klass, i = 0, False, 0
+    while i < len(alt):
+        ch = alt[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if klass:
+            klass = ch != "]"
+        elif ch == "[":
+            klass = True
+        elif ch == "(":
+            if depth == 0 and alt[i - 1 : i] == " " and alt[i + 1 : i + 3] == "?:":
+                close = closing(alt, i)
+                options = split(alt[i + 3 : close]) if close > 0 else []
+                after = alt[close + 1 : close + 2] if close > 0 else "?"
+                if options and after not in ("?", "*", "{") and all(_GROUP_WORD.fullmatch(o) for o in options):
+                    words = [o.split()[0] for o in options]
+                    if min(map(len, words)) >= 3 and (not best or min(map(len, words)) > min(map(len, best))):
+                        best = words  # the group of the longest words is the rarest
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        i += 1
+    return best
 
 
 def required_word(alt: str) -> str:
