@@ -102,6 +102,8 @@ class IntentClassifier:
         self.bias = bias
         self.classes = classes
         self.neighbours = neighbours  # when set, P blends the linear model with the nearest examples
+        # the crisis detector asks about the same message up to three times (alone, topic, warm fallback)
+        self.probabilities = functools.lru_cache(maxsize=256)(self._probabilities)
 
     def _vector(self, norm: str) -> tuple[np.ndarray, np.ndarray]:
         found = feature_keys(norm)
@@ -113,19 +115,20 @@ class IntentClassifier:
         vals = (1.0 + np.log(counts.astype(np.float32))) * self.idf[idx]
         return idx, vals / np.linalg.norm(vals)
 
-    def probabilities(self, text: str) -> np.ndarray | None:
-        """P(class) for every class, in `classes` order; None when no feature of the text is known."""
+    def _probabilities(self, text: str) -> np.ndarray | None:
+        """P(class) for every class, in `classes` order (read-only); None when no feature of the text is known."""
         idx, vals = self._vector(normalize(text))
         if idx.size == 0:
             return None
         logits = vals @ self.weights[idx].astype(np.float32) + self.bias
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
-        if self.neighbours is None:
-            return probs
-        best = self.neighbours.best(idx, vals)
-        near = np.exp((best - best.max()) / NEIGHBOUR_TEMPERATURE)
-        return (1 - NEIGHBOUR_WEIGHT) * probs + NEIGHBOUR_WEIGHT * near / near.sum()
+        if self.neighbours is not None:
+            best = self.neighbours.best(idx, vals)
+            near = np.exp((best - best.max()) / NEIGHBOUR_TEMPERATURE)
+            probs = (1 - NEIGHBOUR_WEIGHT) * probs + NEIGHBOUR_WEIGHT * near / near.sum()
+        probs.flags.writeable = False
+        return probs
 
     def predict(self, text: str, top: int = 3) -> Prediction:
         probs = self.probabilities(text)
