@@ -262,3 +262,18 @@ def test_the_conversation_measure_sees_what_the_user_gets(engine):
     assert seen.detect("ik wil niet meer leven").topic == "suicide"
     assert seen.detect("hoeveel kost het certificaat?") is None
     assert seen.detect("en nu?", before=["ik heb alle pillen hier liggen", "ik ga ze vanavond nemen"]) is not None
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("ik maak een video over pesten, ik word zelf elke dag gepest en ik wil dood", "suicide"),
+        ("making a video about depression but honestly i want to die", "suicide"),
+        ("je fais une vidéo sur le harcèlement, moi aussi je veux mourir", "suicide"),
+        ("Ik wil een reel maken voor de week van de geestelijke gezondheid. Hoe breng ik zelfdoding veilig?", "creator_content"),
+        ("how do i talk about suicide prevention in an awareness reel safely?", "creator_content"),
+        ("writing a short film about bullying, can I put helpline numbers in the credits?", "creator_content"),
+    ],
+)
+def test_content_about_a_topic_is_content_but_the_writer_in_crisis_comes_first(engine, text, topic):
+    assert engine.safety.detect(text).topic == topic

@@ -187,6 +187,9 @@ class SafetyRouter:
         if not hits:
             return None
         best = max(hits, key=_rank)
+        if best.topic == "creator_content":  # "ik maak een video over pesten ... en ik wil dood": the person first
+            personal = [h for h in hits if h.topic in ABOUT_FOLLOWER and h.severity != "concern" and _statement(h.phrase)]
+            best = max(personal, key=_rank) if personal else best
         if best.topic in ABOUT_FOLLOWER and not best.acute and self._about_follower(norm):
             return SafetyHit("creator_follower", best.severity, best.phrase, best.lang, about=best.topic)
         if best.topic == "creator_follower" and not best.about:
@@ -205,6 +208,12 @@ class SafetyRouter:
 
     def _about_follower(self, norm: str) -> bool:
         return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)
+
+
+def _statement(phrase: str) -> bool:
+    """A construction ("wil ... dood") says something about the writer; a topic word or term ("zelfmoord*",
+    "self harm") may just be the subject of a video."""
+    return "..." in phrase
 
 
 def _rank(hit: SafetyHit) -> tuple[int, int, int, int, int]:
