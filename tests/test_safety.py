@@ -270,7 +270,10 @@ def test_the_conversation_measure_sees_what_the_user_gets(engine):
         ("ik maak een video over pesten, ik word zelf elke dag gepest en ik wil dood", "suicide"),
         ("making a video about depression but honestly i want to die", "suicide"),
         ("je fais une vidéo sur le harcèlement, moi aussi je veux mourir", "suicide"),
-        ("Ik wil een reel maken voor de week van de geestelijke gezondheid. Hoe breng ik zelfdoding veilig?", "creator_content"),
+        (
+            "Ik wil een reel maken voor de week van de geestelijke gezondheid. Hoe doe ik dat veilig als het over zelfdoding gaat?",
+            "creator_content",
+        ),
         ("how do i talk about suicide prevention in an awareness reel safely?", "creator_content"),
         ("writing a short film about bullying, can I put helpline numbers in the credits?", "creator_content"),
     ],
