@@ -9,7 +9,7 @@ alternatives whose first word it contains. The caption check uses it to stay und
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 GLUED = re.compile(r"[\w@#]")  # a character that may not touch a matched word on the left
@@ -179,8 +179,9 @@ _RUN = re.compile(r"[a-z]{3,}")
 SIGNS = ("%", "€")
 
 
-def required_sign(alt: str) -> str:
-    """A sign every match of an alternative contains, outside any group ("\\d+ ?% (?:winst|rendement)" -> "%"), or ""."""
+def _scan(alt: str) -> Iterator[tuple[int, str, int]]:
+    """(position, character, depth) of every character of a pattern outside escapes and [classes]; a parenthesis
+    is reported at the depth outside it."""
     depth, klass, i = 0, False, 0
     while i < len(alt):
         ch = alt[i]
@@ -191,13 +192,18 @@ def required_sign(alt: str) -> str:
             klass = ch != "]"
         elif ch == "[":
             klass = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and ch in SIGNS and alt[i + 1 : i + 2] not in ("?", "*", "{"):
-            return ch
+        else:
+            depth -= ch == ")"
+            yield i, ch, depth
+            depth += ch == "("
         i += 1
+
+
+def required_sign(alt: str) -> str:
+    """A sign every match of an alternative contains, outside any group ("\\d+ ?% (?:winst|rendement)" -> "%"), or ""."""
+    for i, ch, depth in _scan(alt):
+        if depth == 0 and ch in SIGNS and alt[i + 1 : i + 2] not in ("?", "*", "{"):
+            return ch
     return ""
 
 
@@ -209,29 +215,15 @@ def required_group(alt: str) -> list[str]:
     group ("\\d+ ?(?:euro|€) (?:bonus|inzet)" -> ["bonus", "inzet"]), or []. An alternative led by a number is filed
     under each of them: it runs only on captions with one of these words, not on every caption with a digit."""
     best: list[str] = []
-    depth, klass, i = 0, False, 0
-    while i < len(alt):
-        ch = alt[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if klass:
-            klass = ch != "]"
-        elif ch == "[":
-            klass = True
-        elif ch == "(":
-            if depth == 0 and alt[i - 1 : i] == " " and alt[i + 1 : i + 3] == "?:":
-                close = closing(alt, i)
-                options = split(alt[i + 3 : close]) if close > 0 else []
-                after = alt[close + 1 : close + 2] if close > 0 else "?"
-                if options and after not in ("?", "*", "{") and all(_GROUP_WORD.fullmatch(o) for o in options):
-                    words = [o.split()[0] for o in options]
-                    if min(map(len, words)) >= 3 and (not best or min(map(len, words)) > min(map(len, best))):
-                        best = words  # the group of the longest words is the rarest
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        i += 1
+    for i, ch, depth in _scan(alt):
+        if ch == "(" and depth == 0 and alt[i - 1 : i] == " " and alt[i + 1 : i + 3] == "?:":
+            close = closing(alt, i)
+            options = split(alt[i + 3 : close]) if close > 0 else []
+            after = alt[close + 1 : close + 2] if close > 0 else "?"
+            if options and after not in ("?", "*", "{") and all(_GROUP_WORD.fullmatch(o) for o in options):
+                words = [o.split()[0] for o in options]
+                if min(map(len, words)) >= 3 and (not best or min(map(len, words)) > min(map(len, best))):
+                    best = words  # the group of the longest words is the rarest
     return best
 
 
@@ -239,25 +231,9 @@ def required_word(alt: str) -> str:
     """A whole word that every match of an alternative contains, outside any group ("\\d+ ?(?:euro|€) gewonnen op" ->
     "gewonnen"), or "". An alternative that starts with a class or a number is filed under it, so it runs only on
     captions with that word (else `re` tries it at every position of a long caption)."""
-    depth, klass, i = 0, False, 0
-    while i < len(alt):
-        ch = alt[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if klass:
-            klass = ch != "]"
-        elif ch == "[":
-            klass = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and (alt[i - 1 : i] == " " or alt[i - 3 : i] == " )?") and (m := _RUN.match(alt, i)):
+    for i, ch, depth in _scan(alt):
+        if depth == 0 and ch not in "()" and (alt[i - 1 : i] == " " or alt[i - 3 : i] == " )?") and (m := _RUN.match(alt, i)):
             word = m.group()[:-1] if alt[m.end() : m.end() + 1] in ("?", "*", "{") else m.group()
             if len(word) >= 3:  # a word after a space starts a word of the caption (what follows it may vary)
                 return word
-            i = m.end()
-            continue
-        i += 1
     return ""
