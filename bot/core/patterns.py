@@ -98,31 +98,34 @@ class Words:
         return None
 
 
-def split(pattern: str, sep: str = "|") -> list[str]:
-    """`pattern` cut at its top-level `|` (not inside a group or a class)."""
-    parts, depth, klass, current, i = [], 0, False, [], 0
-    while i < len(pattern):
-        ch = pattern[i]
+def _scan(alt: str) -> Iterator[tuple[int, str, int]]:
+    """(position, character, depth) of every character of a pattern outside escapes and [classes]; a parenthesis
+    is reported at the depth outside it."""
+    depth, klass, i = 0, False, 0
+    while i < len(alt):
+        ch = alt[i]
         if ch == "\\":
-            current.append(pattern[i : i + 2])
             i += 2
             continue
         if klass:
             klass = ch != "]"
         elif ch == "[":
             klass = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            parts.append("".join(current))
-            current = []
-            i += 1
-            continue
-        current.append(ch)
+        else:
+            depth -= ch == ")"
+            yield i, ch, depth
+            depth += ch == "("
         i += 1
-    parts.append("".join(current))
+
+
+def split(pattern: str, sep: str = "|") -> list[str]:
+    """`pattern` cut at its top-level `|` (not inside a group or a class)."""
+    parts, last = [], 0
+    for i, ch, depth in _scan(pattern):
+        if ch == sep and depth == 0:
+            parts.append(pattern[last:i])
+            last = i + 1
+    parts.append(pattern[last:])
     return parts
 
 
@@ -177,26 +180,6 @@ def literal_start(alt: str) -> str:
 
 _RUN = re.compile(r"[a-z]{3,}")
 SIGNS = ("%", "€")
-
-
-def _scan(alt: str) -> Iterator[tuple[int, str, int]]:
-    """(position, character, depth) of every character of a pattern outside escapes and [classes]; a parenthesis
-    is reported at the depth outside it."""
-    depth, klass, i = 0, False, 0
-    while i < len(alt):
-        ch = alt[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if klass:
-            klass = ch != "]"
-        elif ch == "[":
-            klass = True
-        else:
-            depth -= ch == ")"
-            yield i, ch, depth
-            depth += ch == "("
-        i += 1
 
 
 def required_sign(alt: str) -> str:
