@@ -8,6 +8,7 @@ alternatives whose first word it contains. The caption check uses it to stay und
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ class Index:
         self.always: list[int] = []  # alternatives with no word they must start with or contain ("\\d+ ?%", emoji)
         self.lengths: set[int] = set()
         self.signed: dict[int, str] = {}  # alternatives filed under a word that also need a sign ("% winst")
+        self.number_led: set[int] = set()  # "\\d+ ?% korting": tried only where a number starts
 
     def add(self, patterns: Iterable[str], glued: re.Pattern[str] = GLUED) -> Words:
         ids = []
@@ -34,6 +36,8 @@ class Index:
             for alt in alternatives(pattern):
                 ids.append(len(self.sources))
                 self.sources.append(f"(?:{alt})(?!\\w)")
+                if alt.startswith("\\d"):
+                    self.number_led.add(ids[-1])
                 start = literal_start(alt) or required_word(alt)
                 sign = "" if start else required_sign(alt)
                 keys = [start] if start else required_group(alt) or [sign]
@@ -67,6 +71,16 @@ class Index:
         return found
 
 
+_NUMBER_START = re.compile(r"(?<![\w@#])\d")
+
+
+@functools.lru_cache(maxsize=16)
+def number_starts(text: str) -> tuple[int, ...]:
+    """Where a number starts that no word character touches on its left: the only places a number-led alternative
+    can match (every other start is glued and refused), so it need not scan the whole caption."""
+    return tuple(m.start() for m in _NUMBER_START.finditer(text))
+
+
 @dataclass(frozen=True)
 class Words:
     """Some patterns of the index, held to whole words: nothing word-like may touch a match on either side (the left
@@ -79,6 +93,9 @@ class Words:
     def finditer(self, text: str, present: frozenset[int]) -> list[re.Match[str]]:
         found = []
         for i in sorted(self.ids & present):
+            if i in self.index.number_led:  # a match glued to a digit on its left is refused anyway
+                found += [m for at in number_starts(text) if (m := self.index.regex(i).match(text, at))]
+                continue
             regex, pos = self.index.regex(i), 0
             while m := regex.search(text, pos):
                 if m.start() and self.glued.match(text, m.start() - 1):
@@ -90,6 +107,11 @@ class Words:
 
     def search(self, text: str, present: frozenset[int]) -> re.Match[str] | None:
         for i in sorted(self.ids & present):  # in the order of the data
+            if i in self.index.number_led:
+                m = next((m for at in number_starts(text) if (m := self.index.regex(i).match(text, at))), None)
+                if m:
+                    return m
+                continue
             regex, pos = self.index.regex(i), 0
             while m := regex.search(text, pos):
                 if not (m.start() and self.glued.match(text, m.start() - 1)):
