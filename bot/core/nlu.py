@@ -102,6 +102,7 @@ class IntentClassifier:
         self.bias = bias
         self.classes = classes
         self.neighbours = neighbours  # when set, P blends the linear model with the nearest examples
+        self.sure: tuple[int, float] | None = None  # (class, p): the linear model this sure of it needs no blend
         # the crisis detector asks about the same message up to three times (alone, topic, warm fallback)
         self.probabilities = functools.lru_cache(maxsize=256)(self._probabilities)
 
@@ -123,7 +124,7 @@ class IntentClassifier:
         logits = vals @ self.weights[idx].astype(np.float32) + self.bias
         probs = np.exp(logits - logits.max())
         probs /= probs.sum()
-        if self.neighbours is not None:
+        if self.neighbours is not None and not (self.sure and probs[self.sure[0]] >= self.sure[1]):
             best = self.neighbours.best(idx, vals)
             near = np.exp((best - best.max()) / NEIGHBOUR_TEMPERATURE)
             probs = (1 - NEIGHBOUR_WEIGHT) * probs + NEIGHBOUR_WEIGHT * near / near.sum()

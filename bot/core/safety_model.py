@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 MODEL_VERSION = "3"
 CONTEXT_TURNS = 2  # previous user messages read together with the current one
+CALM_SURE = 0.8
 CALM = "calm"  # the intent examples (FAQ questions, greetings, quiz requests) are calm messages too
 
 
@@ -36,6 +37,9 @@ class CrisisModel:
     def __init__(self, classifier: IntentClassifier):
         self.classifier = classifier
         self.calm = classifier.classes.index(CALM)
+        # at P(calm) >= 0.8 the blend cannot lift P(crisis) above 0.7 * 0.2 + 0.3 = 0.44, below every threshold
+        # (bot/core/safety.py): most messages skip the nearest-example lookup
+        classifier.sure = (self.calm, CALM_SURE)
 
     def score(self, text: str) -> CrisisScore:
         probs = self.classifier.probabilities(text)
