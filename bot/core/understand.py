@@ -35,23 +35,6 @@ LANGUAGE_NAMES = {
     "nederlands": "nl", "vlaams": "nl", "neerlandais": "nl", "flamand": "nl", "dutch": "nl", "flemish": "nl",
     "engels": "en", "anglais": "en", "english": "en",
 }  # fmt: skip
-ACK_WORDS = {
-    "ok",
-    "oke",
-    "okay",
-    "oki",
-    "ah",
-    "aha",
-    "merci",
-    "thanks",
-    "bedankt",
-    "super",
-    "top",
-    "cool",
-    "right",
-    "d",
-    "accord",
-}
 ANAPHORA = {"dat", "da", "dit", "daar", "daarvoor", "daarmee", "that", "this", "it", "them", "ca", "cela", "dedans", "meme"}
 QUIZ_WORDS = re.compile(r"\b(?:quiz|oefen\w*|hoofdstuk|chapitre|chapter|entrainer|practi[cs]e)\b")
 ACKS = {
@@ -80,6 +63,7 @@ ACKS = {
     "oke top",
     "ok merci",
 }
+ACK_WORDS = {w for ack in ACKS for w in ack.split() if len(w) > 1} | {"d", "aha", "thanks", "bedankt", "right"}  # "oké, en…"
 GREETINGS = {
     "hi": "en",
     "hello": "en",
