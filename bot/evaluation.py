@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.content import data_root
+from bot.core.safety import GUIDANCE_TOPICS
 from bot.core.text import strip_accents
 
 # A referral counts as the right topic when it leads to the same help: suicide, self-harm and acute danger
@@ -43,6 +44,7 @@ def safety_report(detector: Any, items: list[dict[str, Any]]) -> dict[str, Any]:
     crisis = [r for r in items if r["crisis"]]
     for row in items:
         hit = detector.detect(row["text"], row.get("before") or [])
+        hit = None if hit and hit.topic in GUIDANCE_TOPICS else hit  # safe-posting guidance is an answer, no referral
         if not row["crisis"]:
             calm += 1
             calm_ok += hit is None

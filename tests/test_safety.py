@@ -9,18 +9,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.referrals import Referrals
-from bot.core.safety import TOPICS
-from bot.core.types import Choices, Inbound, Referral, State
+from bot.core.safety import GUIDANCE_TOPICS, TOPICS
+from bot.core.types import Choices, Inbound, Referral, State, Text
 from tests.conftest import DATA, digits, phone_like
 
 EVAL = [json.loads(line) for line in (DATA / "safety_eval.jsonl").read_text(encoding="utf-8").splitlines() if line.strip()]
 CRISIS = [row for row in EVAL if row["crisis"]]
 SAFE = [row for row in EVAL if not row["crisis"]]
+GUIDANCE = [row for row in SAFE if row["kind"] == "creator_content_guidance"]
 
 
 def test_eval_set_size():
     assert len(CRISIS) >= 110 and len(SAFE) >= 90
-    assert {row["topic"] for row in CRISIS} == set(TOPICS)
+    assert {row["topic"] for row in CRISIS} == set(TOPICS) - set(GUIDANCE_TOPICS)
+    assert len(GUIDANCE) >= 10
 
 
 def test_recall_is_complete_with_the_right_topic_family(engine):
@@ -34,7 +36,8 @@ def test_recall_is_complete_with_the_right_topic_family(engine):
 
 
 def test_precision_on_messages_that_need_no_referral(engine):
-    false_alarms = [(row["text"], engine.safety.detect(row["text"])) for row in SAFE if engine.safety.detect(row["text"])]
+    hits = [(row["text"], engine.safety.detect(row["text"])) for row in SAFE]
+    false_alarms = [(text, hit) for text, hit in hits if hit and hit.topic not in GUIDANCE_TOPICS]
     precision_ok = 1 - len(false_alarms) / len(SAFE)
     assert precision_ok >= 0.95, false_alarms
 
@@ -162,8 +165,23 @@ def test_creator_asking_about_a_follower_gets_guidance_and_a_copyable_reply(chat
 
 
 def test_creator_making_content_gets_safe_posting_tips(chat):
-    ref = _referral(chat.say("ik maak een video over zelfmoord in mijn familie"))
-    assert ref.topic == "creator_content"
+    """Guidance for the post, as an answer about posting safely: no crisis referral, no crisis event."""
+    reply = chat.say("ik maak een video over zelfmoord in mijn familie")
+    assert not any(isinstance(p, Referral) for p in reply)
+    tips = next(p for p in reply if isinstance(p, Text) and p.faq_id == "safe_posting")
+    assert "1813" in tips.text and "contentwaarschuwing" in tips.text
+    assert reply.intent == "guidance:creator_content"
+
+
+@pytest.mark.parametrize("row", GUIDANCE, ids=lambda row: row["text"][:40])
+def test_every_content_question_of_the_tuning_set_gets_the_guidance(engine, row):
+    hit = engine.safety.detect(row["text"])
+    assert hit is not None and hit.topic in GUIDANCE_TOPICS
+
+
+def test_a_creator_in_crisis_inside_a_content_question_still_gets_the_referral(chat):
+    reply = chat.say("ik maak een video over pesten maar eigenlijk wil ik zelf dood")
+    assert _referral(reply).topic == "suicide"
 
 
 def test_helplines_command_lists_main_lines(chat):

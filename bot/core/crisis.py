@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.core.safety import SafetyHit
+from bot.core.safety import GUIDANCE_TOPICS, SafetyHit
 from bot.core.types import Choice, Choices, HandoffNotice, Referral, State, Text, ToDesk
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ SAFETY_PRIORITY = {"acute": 3, "high": 2, "concern": 1}
 
 def step(engine: Engine, turn: Turn) -> bool:
     hit = turn.crisis(engine)
-    if not hit:
+    if not hit or hit.topic in GUIDANCE_TOPICS:  # content guidance is answered by the understanding step
         return False
     state, reply, t = turn.state, turn.reply, engine.t
     if hit.lang and not state.lang_fixed:

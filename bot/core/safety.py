@@ -34,6 +34,9 @@ TOPICS = (  # the more specific topic first: it wins a tie
     "creator_content",
 )
 CREATOR_TOPICS = ("creator_follower", "creator_content")
+# A creator making content about a sensitive theme is not in crisis: they get safe-posting guidance as an answer,
+# not a referral (bot/core/understand.py), and no crisis event is recorded.
+GUIDANCE_TOPICS = ("creator_content",)
 # A crisis told about a follower ("een fan stuurt me dat ze zichzelf snijdt") is a creator asking for help.
 ABOUT_FOLLOWER = ("suicide", "self_harm", "eating_disorder", "sextortion", "violence", "sexual_violence", "addiction", "distress")
 _MASK = "_"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.core import commands, flows, practice, texts
 from bot.core.nlu import SYSTEM_INTENTS, Prediction
+from bot.core.safety import GUIDANCE_TOPICS
 from bot.core.text import normalize
 from bot.core.types import Choice, Choices, Reply, State, Text
 
@@ -20,6 +21,7 @@ ALT_MIN = 0.12  # "Niet wat je zocht?" alternatives under an answer
 OOS_SURE = 0.65  # out of scope below this probability ... (both calibrated on the dev sets)
 OOS_RUNNER_UP = 0.3  # ... with a FAQ runner-up at or above this: answer the runner-up
 MISSES_BEFORE_HUMAN = 2
+SAFE_POSTING = "safe_posting"  # the FAQ entry a creator's content guidance belongs to
 FOLLOW_UP_WORDS = 7
 _FOLLOW_UP = re.compile(
     r"^(?:en|and|et|ook|aussi|also|maar|mais|but|what about|wat met|wat als|et si|and if|en als|en voor|et pour|and for|"
@@ -86,6 +88,10 @@ def step(engine: Engine, turn: Turn) -> bool:
     if not text or not norm:
         reply.append(Text(t("empty" if not text else "no_words", state.lang)))
         reply.append(texts.main_menu(t, state.lang))
+        return True
+    hit = turn.crisis(engine)
+    if hit and hit.topic in GUIDANCE_TOPICS:  # "ik maak een reel over zelfdoding, hoe doe ik dat veilig?"
+        guidance(engine, hit.topic, hit.lang, state, reply)
         return True
     if norm in GREETINGS and not state.lang_fixed and GREETINGS[norm]:
         state.lang = GREETINGS[norm] or state.lang
@@ -244,6 +250,17 @@ def answer_faq(
     related = [r for r in entry.related if r in content.faq][:3]
     if related:
         reply.append(Choices(engine.t("related", menu), tuple(_faq_choice(engine, r, menu) for r in related)))
+
+
+def guidance(engine: Engine, topic: str, lang: str, state: State, reply: Reply) -> None:
+    """Safe-posting tips, a caption text to copy and the lines to name, for a creator's content about a sensitive
+    theme: an answer about posting safely (the FAQ entry's follow-ups apply), not a crisis referral."""
+    if lang and not state.lang_fixed:
+        state.lang = lang
+    reply.intent, reply.confidence = f"guidance:{topic}", 1.0
+    state.misses, state.last_faq = 0, SAFE_POSTING
+    reply.append(Text(engine.referrals.render(topic, state.lang).text, faq_id=SAFE_POSTING))
+    reply.append(Choices(engine.t("after_referral", state.lang), (Choice(engine.t("human_button", state.lang), "human:intake"),)))
 
 
 def _faq_choice(engine: Engine, faq_id: str, lang: str) -> Choice:
