@@ -298,3 +298,28 @@ def test_the_conversation_measure_sees_what_the_user_gets(engine):
 )
 def test_content_about_a_topic_is_content_but_the_writer_in_crisis_comes_first(engine, text, topic):
     assert engine.safety.detect(text).topic == topic
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        # general wording said laughing is no referral; graver wording keeps it
+        ("mijn upload crasht weer, ik haat mijn leven 😂", None),
+        ("ik ben verslaafd aan die nieuwe chips lol", None),
+        ("ik wil dood 😂", "suicide"),
+        # burn-out: the person, now; not a topic, a collab or a past episode
+        ("ik zit in een burn-out en ik trek het niet meer", "distress"),
+        ("i'm so burned out i can't get out of bed", "distress"),
+        ("je suis en burn-out depuis un mois", "distress"),
+        ("een organisatie wil een betaalde samenwerking rond burn-out, moet ik dat labelen?", None),
+        ("planning a post about my burnout from years ago, I'm doing great now", "creator_content"),
+        # warning an audience about a theme is content guidance, not a crisis
+        ("ik wil tieners waarschuwen voor sextortion in een filmpje", "creator_content"),
+        ("how do I educate my followers about grooming online?", "creator_content"),
+        ("je veux sensibiliser les ados contre la sextorsion", "creator_content"),
+        ("j'ai des troubles alimentaires depuis le lycée", "eating_disorder"),
+    ],
+)
+def test_laughter_burnout_and_awareness(engine, text, topic):
+    hit = engine.safety.detect(text)
+    assert (hit.topic if hit else None) == topic

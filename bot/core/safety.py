@@ -189,6 +189,8 @@ class SafetyRouter:
         hits = self._matches(norm)
         if not hits:
             return None
+        if all(h.severity == "concern" for h in hits) and laughing(text, norm):
+            return None  # "ik haat mijn leven 😂", "verslaafd aan die chips lol": only general words, said laughing
         best = max(hits, key=_rank)
         if best.topic == "creator_content":  # "ik maak een video over pesten ... en ik wil dood": the person first
             personal = [h for h in hits if h.topic in ABOUT_FOLLOWER and h.severity != "concern" and _statement(h.phrase)]
@@ -211,6 +213,16 @@ class SafetyRouter:
 
     def _about_follower(self, norm: str) -> bool:
         return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)
+
+
+LAUGHTER = re.compile("[\U0001f602\U0001f923\U0001f639\U0001f606\U0001f480]")  # 😂 🤣 😹 😆 💀
+LAUGHTER_WORDS = frozenset({"haha", "hahaha", "hahah", "lol", "lool", "mdr", "ptdr", "lmao", "lmfao", "xd", "rofl", "hihi"})
+
+
+def laughing(text: str, norm: str) -> bool:
+    """Said laughing: a laughing emoji or word. Only general (concern) wording is read as a joke then; anything
+    graver keeps its referral, and the learned detector still reads the message."""
+    return bool(LAUGHTER.search(text)) or not LAUGHTER_WORDS.isdisjoint(norm.split())
 
 
 def _statement(phrase: str) -> bool:
