@@ -251,6 +251,8 @@ FIGURATIVE_THRESHOLD = 0.97  # the same, when the lexicon knows the wording as f
 SPECIFIC_THRESHOLD = 0.7  # a lexicon hit that is not acute takes the model's topic when it is this sure of it
 SHORT_WORDS = 8  # a model-only hit on a message this short ("2 denk ik", "and if i just ignore them?") ...
 SHORT_SHARE = 0.35  # ... needs the model this sure of one topic: a few words spread over every topic are noise
+SPREAD_SHARE = 0.25  # a model-only hit of any length spread this thin over the topics ...
+SPREAD_SURE = 0.7  # ... and below this is noise (both calibrated on the dev sets)
 SURE_ALONE = 0.9  # a short model-only hit below this must also read as a crisis together with the turns before
 DISTRESS_THRESHOLD = 0.5  # below a referral, a warm reply when the bot did not understand the message
 LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
@@ -298,6 +300,8 @@ class CrisisDetector:
         short = len(normalize(text).split()) <= SHORT_WORDS
         if source == "model" and short and score.share < SHORT_SHARE:
             return None, 0.0
+        if source == "model" and score.share < SPREAD_SHARE and score.probability < SPREAD_SURE:
+            return None, 0.0  # "I've been filming my garden for a few years now. ...": not calm, but no topic either
         unsure = source == "model" and short and before and score.probability < SURE_ALONE
         if unsure and self.model.score(join_context(list(before), text)).probability < MODEL_THRESHOLD:
             return None, 0.0  # "and if i just ignore them?" after two questions about fines reads calm
@@ -314,4 +318,6 @@ class CrisisDetector:
             return True
         if self.model is None or not normalize(text) or self.router.figurative(text):
             return False
-        return self.model.score(text).probability >= DISTRESS_THRESHOLD
+        score = self.model.score(text)
+        spread = score.share < SPREAD_SHARE and score.probability < SPREAD_SURE  # no topic: no reading of distress
+        return score.probability >= DISTRESS_THRESHOLD and not spread
