@@ -82,6 +82,7 @@ SAFETY_SETS = (
     ("tuning", "safety_eval.jsonl"),
     ("dev", "dev/safety_dev.jsonl"),
     ("dev3", "dev2/safety_dev3.jsonl"),
+    ("dev4", "dev4/safety_dev4.jsonl"),
     ("heldout", "heldout/safety_heldout.jsonl"),
     ("heldout2", "heldout2/safety_heldout2.jsonl"),
 )
