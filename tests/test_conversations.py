@@ -242,3 +242,24 @@ def test_a_new_case_shows_the_turns_before_it_opened_and_forget_deletes_them(cha
     chat.say("/vergeet")
     chat.press("forget:yes")
     assert service.desk.open_case_for(chat.user) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "answers"),
+    [
+        (
+            "Ik ben 52 en deel recepten op Facebook, echt niks groots. Nu vraagt een supermarkt of ik hun producten wil "
+            "tonen tegen betaling. Welk woord moet ik dan bovenaan zetten?",
+            {"disclosure_labels", "disclosure_placement"},
+        ),
+        (
+            "Ik maak al een paar jaar filmpjes over mijn moestuin en mijn kippen. Een tuincentrum uit Lier wil mij een "
+            "nieuwe serre geven. Moet ik in mijn video zeggen dat ik die gratis gekregen heb?",
+            {"disclosure_gifts", "disclosure_experiences"},
+        ),
+    ],
+)
+def test_a_story_before_the_question_is_answered_by_the_question(chat, text, answers):
+    """Read whole, the story spreads the probability thin; the question sentence decides (bot/core/understand.py)."""
+    reply = chat.say(text)
+    assert {p.faq_id for p in reply if isinstance(p, Text)} & answers, text_of(reply)
