@@ -90,6 +90,7 @@ FAQ_SETS = (
     ("dev", "dev/faq_dev.jsonl"),
     ("dev2", "dev2/faq_dev2.jsonl"),
     ("dev3", "dev2/faq_dev3.jsonl"),
+    ("dev4", "dev4/faq_dev4.jsonl"),
     ("heldout", "heldout/faq_heldout.jsonl"),
     ("heldout2", "heldout2/faq_heldout2.jsonl"),
 )
