@@ -98,6 +98,7 @@ CAPTION_SETS = (
     ("tuning", "captions_tuning.jsonl"),
     ("dev2", "dev2/captions_dev2.jsonl"),
     ("dev3", "dev2/captions_dev3.jsonl"),
+    ("dev4", "dev4/captions_dev4.jsonl"),
     ("heldout", "heldout/captions_heldout.jsonl"),
     ("heldout2", "heldout2/captions_heldout2.jsonl"),
 )

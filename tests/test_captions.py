@@ -463,3 +463,41 @@ def test_a_number_led_alternative_is_filed_under_a_group_of_words_it_needs():
     assert not index.always and {"inze", "inle"} <= index.by_start.keys()
     assert words.search("5 euro inzet", index.present("5 euro inzet"))
     assert not index.present("5 euro voor een ijsje") & words.ids
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        # a claim told as what happened
+        (
+            "Dankzij de zalf van @huidzacht is mijn psoriasis na twee weken zo goed als verdwenen, code ZACHT10",
+            {"commercial", "label_missing", "health_claim"},
+        ),
+        ("Cette crème de @peaunette m'a guéri mes boutons, code LINA15", {"commercial", "label_missing", "health_claim"}),
+        ("Down 4 kg in a month with the shakes from @leanlab, code ANNA20", {"commercial", "label_missing", "health_claim"}),
+        # kids' audience cues
+        (
+            "Nieuwe game van @drakenspel, download hem gratis met mijn code TIM! #kinderspel",
+            {"commercial", "label_missing", "children"},
+        ),
+        # an unboxing or a shop link is commercial
+        ("Noor pakt de nieuwe poppenkast van @speelgoedhuis uit! Link in bio", {"commercial", "label_missing"}),
+        ("Mijn eigen kaarsen zijn er weer 🕯️ Shop ze via kaarsjevanlies.be", {"commercial", "label_missing"}),
+        ("Look what just arrived from @sunnywines, the new rosé 🍷", {"commercial", "label_missing", "alcohol"}),
+        # betting said as a verb
+        (
+            "Je mets 10€ sur les Diables chez @parimax.be, bonus de bienvenue avec mon code LEO",
+            {"commercial", "label_missing", "gambling"},
+        ),
+        # weak labels and family
+        ("Samenwerking | @frituurdehoek nieuwe stoofvleessaus, code FRIET5", {"commercial", "label_weak"}),
+        ("(invited) Opening night at @skybar.gent, what a view", {"commercial", "label_weak"}),
+        ("My grandma gifted me her old sewing machine and I love it", set()),
+        ("Nouveau morceau en collaboration avec mon pote @lucas.prod, lien dans la bio", set()),
+        ("Mijn rijbewijs wordt gesponsord door de bank van papa 😂", set()),
+        ("Op 12 mei wandel ik 20 km voor de kinderen in armoede, doneer via de link in bio", set()),
+    ],
+)
+def test_dev4_round_families(checker, text, flags):
+    """Word families and constructions added from the blind dev 4 set's errors (written here, not copied)."""
+    assert set(checker.check(text).flags) == flags, checker.check(text)
