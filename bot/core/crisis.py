@@ -25,6 +25,7 @@ def step(engine: Engine, turn: Turn) -> bool:
     if state.flow == "caption":  # the bot asked for a caption and got this: what follows is no caption either
         state.flow, state.flow_data = None, {}
     reply.append(referral(engine, state, hit))
+    state.last_question = turn.text[:200]  # "what if it's urgent?" after a question about a follower reads with it
     options = []
     in_quiz = bool(state.quiz and not state.quiz.paused)
     if state.case_id is not None:

@@ -205,6 +205,7 @@ class SafetyRouter:
     def distressed(self, text: str) -> bool:
         """First-person low mood ("ik kan niet meer", "nobody gets me"): a warm reply, not the out-of-scope text."""
         norm = normalize(text)
+        norm = self._mask(norm, set(norm.split()))  # "ik kan niet meer inloggen" is no low mood
         return bool(norm) and any(compile_pattern(p).search(norm) for p in self.low_mood)
 
     def acute_cue(self, text: str) -> bool:

@@ -28,7 +28,7 @@ MISSES_BEFORE_HUMAN = 2
 SAFE_POSTING = "safe_posting"  # the FAQ entry a creator's content guidance belongs to
 FOLLOW_UP_WORDS = 7
 _FOLLOW_UP = re.compile(
-    r"^(?:en|and|et|ook|aussi|also|maar|mais|but|what about|wat met|wat als|et si|and if|en als|en voor|et pour|and for|"
+    r"^(?:en|and|et|ook|aussi|also|maar|mais|but|what about|what if|wat met|wat als|et si|and if|en als|en voor|et pour|and for|"
     r"en op|et sur|and on|en bij|geldt|is dat|c est|en wat|et quoi|and what|pour|voor|op|sur|on|in)\b"
 )
 _LANGUAGE_ASKED = re.compile(
