@@ -263,3 +263,22 @@ def test_a_story_before_the_question_is_answered_by_the_question(chat, text, ans
     """Read whole, the story spreads the probability thin; the question sentence decides (bot/core/understand.py)."""
     reply = chat.say(text)
     assert {p.faq_id for p in reply if isinstance(p, Text)} & answers, text_of(reply)
+
+
+def test_a_french_question_about_a_follower_gets_the_french_text(chat):
+    """A lexicon phrase shared by the languages ("suicid*") does not overrule a clear reading of French."""
+    reply = chat.say("un follower parle de suicide, que faire ?")
+    ref = next(p for p in reply if isinstance(p, Referral))
+    assert ref.topic == "creator_follower" and "0800 32 123" in ref.text
+
+
+def test_after_a_referral_a_follow_up_reads_with_the_message_before(chat):
+    chat.say("un follower parle de suicide, que faire ?")
+    reply = chat.say("et s'il est en danger immédiat ?")
+    assert "112" in text_of(reply)
+
+
+def test_an_account_that_will_not_log_in_is_no_low_mood(chat):
+    reply = chat.say("Mijn account is gehackt en ik kan niet meer inloggen, wat nu?")
+    assert not any(isinstance(p, Referral) for p in reply)
+    assert "Tele-Onthaal" not in text_of(reply)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 REFERRAL_COOLDOWN = 600.0  # seconds before the full referral text is repeated for a topic
 SAFETY_PRIORITY = {"acute": 3, "high": 2, "concern": 1}
+LEXICON_LANGUAGE_BELOW = 0.35  # the detector's margin below which the lexicon phrase's language decides
 
 
 def step(engine: Engine, turn: Turn) -> bool:
@@ -19,8 +20,10 @@ def step(engine: Engine, turn: Turn) -> bool:
     if not hit or hit.topic in GUIDANCE_TOPICS:  # content guidance is answered by the understanding step
         return False
     state, reply, t = turn.state, turn.reply, engine.t
-    if hit.lang and not state.lang_fixed:
-        state.lang = hit.lang  # "mon copain me frappe" as a first message: French text and French-community lines
+    if hit.lang and not state.lang_fixed and engine.detector.detect(turn.text)[1] <= LEXICON_LANGUAGE_BELOW:
+        # "mon copain me frappe" as a first message: French text and French-community lines. A phrase shared by the
+        # languages ("un follower parle de suicide") does not overrule a clear reading of the message's language.
+        state.lang = hit.lang
     reply.intent, reply.confidence = f"safety:{hit.topic}", 1.0
     if state.flow == "caption":  # the bot asked for a caption and got this: what follows is no caption either
         state.flow, state.flow_data = None, {}
