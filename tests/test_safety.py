@@ -332,3 +332,19 @@ def test_a_long_story_the_model_spreads_over_every_topic_gets_no_referral(chat):
         "a new greenhouse. Do I have to say in my video that I got it for free?"
     )
     assert not any(isinstance(p, Referral) for p in reply)
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("ik heb een datum gekozen. na de examens.", "suicide"),
+        ("je ai choisi la date. après mon anniversaire.", "suicide"),
+        ("we hebben eindelijk de datum gekozen voor ons huwelijk 💍", None),
+        ("we finally set a date for the wedding!", None),
+        ("ik zit al de hele avond te huilen en ik kan niet stoppen", "distress"),
+        ("ik kan niet stoppen met gokken, al mijn loon is weg", "addiction"),
+    ],
+)
+def test_a_chosen_date_and_crying_that_will_not_stop(engine, text, topic):
+    hit = engine.safety.detect(text)
+    assert (hit.topic if hit else None) == topic
