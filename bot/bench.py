@@ -83,6 +83,7 @@ SAFETY_SETS = (
     ("dev", "dev/safety_dev.jsonl"),
     ("dev3", "dev2/safety_dev3.jsonl"),
     ("dev4", "dev4/safety_dev4.jsonl"),
+    ("dev5", "dev5/safety_dev5.jsonl"),
     ("heldout", "heldout/safety_heldout.jsonl"),
     ("heldout2", "heldout2/safety_heldout2.jsonl"),
 )
@@ -91,6 +92,7 @@ FAQ_SETS = (
     ("dev2", "dev2/faq_dev2.jsonl"),
     ("dev3", "dev2/faq_dev3.jsonl"),
     ("dev4", "dev4/faq_dev4.jsonl"),
+    ("dev5", "dev5/faq_dev5.jsonl"),
     ("heldout", "heldout/faq_heldout.jsonl"),
     ("heldout2", "heldout2/faq_heldout2.jsonl"),
 )
@@ -99,6 +101,7 @@ CAPTION_SETS = (
     ("dev2", "dev2/captions_dev2.jsonl"),
     ("dev3", "dev2/captions_dev3.jsonl"),
     ("dev4", "dev4/captions_dev4.jsonl"),
+    ("dev5", "dev5/captions_dev5.jsonl"),
     ("heldout", "heldout/captions_heldout.jsonl"),
     ("heldout2", "heldout2/captions_heldout2.jsonl"),
 )

@@ -501,3 +501,24 @@ def test_a_number_led_alternative_is_filed_under_a_group_of_words_it_needs():
 def test_dev4_round_families(checker, text, flags):
     """Word families and constructions added from the blind dev 4 set's errors (written here, not copied)."""
     assert set(checker.check(text).flags) == flags, checker.check(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "flags"),
+    [
+        ("Nieuwe lentecollectie binnen! Te vinden in de winkel op de Markt of online 🌸", {"commercial", "label_missing"}),
+        ("On a reçu 20 bocaux de confiture de @lapetiteferme pour goûter, un délice", {"commercial", "label_missing"}),
+        ("Weekend in Spa, hosted by @hotel.source", {"commercial", "label_weak"}),
+        ("Join with my referral link and get 5 euro in your first trade app account", {"commercial", "label_missing"}),
+        (
+            "Dit serum van @huidlab en mijn rosacea is weg na een week, code EVA10",
+            {"commercial", "label_missing", "health_claim"},
+        ),
+        ("Thanks to all of you for 5k followers, no giveaway this time, just love", set()),
+        ("Collab with my little brother on his first song, so proud", set()),
+        ("Voorspel de score bij @wedkantoor.be en win tot 3x je inzet", {"gambling"}),
+    ],
+)
+def test_dev5_round_families(checker, text, flags):
+    """Word families and constructions added from the blind dev 5 set's errors (written here, not copied)."""
+    assert set(checker.check(text).flags) == flags, checker.check(text)
