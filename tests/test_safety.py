@@ -348,3 +348,23 @@ def test_a_long_story_the_model_spreads_over_every_topic_gets_no_referral(chat):
 def test_a_chosen_date_and_crying_that_will_not_stop(engine, text, topic):
     hit = engine.safety.detect(text)
     assert (hit.topic if hit else None) == topic
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("ik weet het niet meer, wat heeft het allemaal nog voor zin", "suicide"),
+        ("wat heeft het nog voor zin om een label te zetten als niemand het leest", None),
+        ("haha ik ben een alcoholist 😂 nee echt, ik begin al om 10u", "addiction"),
+        ("je craque pour ce nouveau pull", None),
+        ("ze eisen geld en dreigen de video naar mijn kinderen te sturen", "sextortion"),
+        ("could jump off a building from joy, we hit 10k!!", None),
+        ("kzou van het dak springen van blijdschap, 10k volgers", None),
+        ("ce montage va me tuer, 5h pour une minute", None),
+        ("my channel is horror games, blood everywhere and zombies", None),
+        ("ik wil een post maken over eenzaamheid bij ouderen, naar welke lijn verwijs ik?", "creator_content"),
+    ],
+)
+def test_figurative_joy_games_and_the_serious_after_a_joke(engine, text, topic):
+    hit = engine.safety.detect(text)
+    assert (hit.topic if hit else None) == topic

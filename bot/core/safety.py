@@ -216,13 +216,19 @@ class SafetyRouter:
         return any(r.search(norm) for r in self.creator_words) and any(r.search(norm) for r in self.help_seeking)
 
 
-LAUGHTER = re.compile("[\U0001f602\U0001f923\U0001f639\U0001f606\U0001f480]")  # 😂 🤣 😹 😆 💀
+LAUGHTER = re.compile("[\U0001f602\U0001f923\U0001f639\U0001f606\U0001f480\U0001f605]")  # 😂 🤣 😹 😆 💀 😅
+SERIOUS = re.compile(
+    r"\b(?:nee echt|neen echt|serieus|zonder grap|grapje maar|no really|for real though|but seriously|seriously though|"
+    r"joking aside|jokes aside|sans rire|non mais serieux|serieusement|blague a part)\b"
+)
 LAUGHTER_WORDS = frozenset({"haha", "hahaha", "hahah", "lol", "lool", "mdr", "ptdr", "lmao", "lmfao", "xd", "rofl", "hihi"})
 
 
 def laughing(text: str, norm: str) -> bool:
     """Said laughing: a laughing emoji or word. Only general (concern) wording is read as a joke then; anything
     graver keeps its referral, and the learned detector still reads the message."""
+    if SERIOUS.search(norm):  # "haha ... nee echt": the joke was the way in
+        return False
     return bool(LAUGHTER.search(text)) or not LAUGHTER_WORDS.isdisjoint(norm.split())
 
 
