@@ -368,3 +368,8 @@ def test_a_chosen_date_and_crying_that_will_not_stop(engine, text, topic):
 def test_figurative_joy_games_and_the_serious_after_a_joke(engine, text, topic):
     hit = engine.safety.detect(text)
     assert (hit.topic if hit else None) == topic
+
+
+def test_low_mood_said_laughing_gets_no_warm_fallback(chat):
+    reply = chat.say("😂😂 ik kan ni meer, die filter op mijn kat")
+    assert not any(isinstance(p, Referral) for p in reply)

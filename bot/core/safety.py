@@ -206,6 +206,8 @@ class SafetyRouter:
         """First-person low mood ("ik kan niet meer", "nobody gets me"): a warm reply, not the out-of-scope text."""
         norm = normalize(text)
         norm = self._mask(norm, set(norm.split()))  # "ik kan niet meer inloggen" is no low mood
+        if laughing(text, norm):  # "ik kan ni meer 😂😂, die filter op men hond"
+            return False
         return bool(norm) and any(compile_pattern(p).search(norm) for p in self.low_mood)
 
     def acute_cue(self, text: str) -> bool:
@@ -327,4 +329,6 @@ class CrisisDetector:
             return False
         score = self.model.score(text)
         spread = score.share < SPREAD_SHARE and score.probability < SPREAD_SURE  # no topic: no reading of distress
-        return score.probability >= DISTRESS_THRESHOLD and not spread
+        norm = normalize(text)
+        needed = SPREAD_SURE if laughing(text, norm) else DISTRESS_THRESHOLD  # "3 kilo bijgekomen haha" is no distress
+        return score.probability >= needed and not spread
