@@ -373,3 +373,21 @@ def test_figurative_joy_games_and_the_serious_after_a_joke(engine, text, topic):
 def test_low_mood_said_laughing_gets_no_warm_fallback(chat):
     reply = chat.say("😂😂 ik kan ni meer, die filter op mijn kat")
     assert not any(isinstance(p, Referral) for p in reply)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mag ik reclame maken voor een gokapp?",
+        "een sportweddenschapsite vraagt me om hun app te promoten, mag dat?",
+        "Wie zit er achter dat certificaat? Ik wil niet zomaar 49 euro betalen aan een bedrijfje.",
+    ],
+)
+def test_rules_questions_about_betting_and_paying_get_no_referral(engine, text):
+    assert engine.safety.detect(text) is None
+
+
+def test_a_betting_habit_still_gets_the_addiction_lines(engine):
+    assert (
+        engine.safety.detect("ik zit elke avond op die sportweddenschap app en ben al mijn spaargeld kwijt").topic == "addiction"
+    )
