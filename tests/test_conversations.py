@@ -282,3 +282,17 @@ def test_an_account_that_will_not_log_in_is_no_low_mood(chat):
     reply = chat.say("Mijn account is gehackt en ik kan niet meer inloggen, wat nu?")
     assert not any(isinstance(p, Referral) for p in reply)
     assert "Tele-Onthaal" not in text_of(reply)
+
+
+def test_after_a_referral_the_other_language_communitys_lines_on_request(chat):
+    """ "En als die volger Franstalig is?" right after a referral: the French-community lines, in French."""
+    chat.say("wat moet ik doen als een follower zegt dat hij dood wil?")
+    reply = chat.say("En als die volger Franstalig is?")
+    ref = next(p for p in reply if isinstance(p, Referral))
+    assert "0800 32 123" in ref.text and "1813" not in ref.text
+    assert "Franstalige" in text_of(reply)
+
+
+def test_a_language_community_without_a_recent_referral_is_a_normal_question(chat):
+    reply = chat.say("mijn volgers zijn franstalig, welk label moet ik gebruiken?")
+    assert not any(isinstance(p, Referral) for p in reply)

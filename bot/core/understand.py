@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from bot.core import commands, flows, practice, texts
+from bot.core import commands, crisis, flows, practice, texts
 from bot.core.nlu import SYSTEM_INTENTS, Prediction
 from bot.core.safety import GUIDANCE_TOPICS
 from bot.core.text import normalize
@@ -41,6 +41,12 @@ LANGUAGE_NAMES = {
     "nederlands": "nl", "vlaams": "nl", "neerlandais": "nl", "flamand": "nl", "dutch": "nl", "flemish": "nl",
     "engels": "en", "anglais": "en", "english": "en",
 }  # fmt: skip
+COMMUNITY_WORDS = 12
+_COMMUNITY_ASKED = re.compile(
+    r"\b(franstalig\w*|frans spreekt|spreekt frans|francophone\w*|parle francais|parle que francais|speaks french|"
+    r"only speaks french|french speaking|nederlandstalig\w*|spreekt nederlands|neerlandophone\w*|parle neerlandais|"
+    r"speaks dutch|dutch speaking|vlaming|flamand\w*)\b"
+)
 ANAPHORA = {"dat", "da", "dit", "daar", "daarvoor", "daarmee", "that", "this", "it", "them", "ca", "cela", "dedans", "meme"}
 QUIZ_WORDS = re.compile(r"\b(?:quiz|oefen\w*|hoofdstuk|chapitre|chapter|entrainer|practi[cs]e)\b")
 ACKS = {
@@ -111,6 +117,16 @@ def step(engine: Engine, turn: Turn) -> bool:
     if asked and state.last_faq in engine.content.faq:  # "welk label?" then "en in het Frans?": that answer in French
         reply.intent, reply.confidence = state.last_faq, 1.0
         answer_faq(engine, state.last_faq, state, reply, alternatives=[], lang=LANGUAGE_NAMES[asked.group(1)])
+        return True
+    community = _COMMUNITY_ASKED.search(norm) if len(norm.split()) <= COMMUNITY_WORDS else None
+    last_referral = max(state.referral_at, key=state.referral_at.__getitem__, default=None)
+    recent = last_referral and engine.clock() - state.referral_at[last_referral] < crisis.REFERRAL_COOLDOWN
+    if community and recent and last_referral in engine.content.templates:
+        # "wat moet ik doen als een volger dood wil?" then "en als die volger Franstalig is?": that community's lines
+        other = "fr" if re.search("fran|french", community.group(1)) else "nl"
+        reply.intent, reply.confidence = f"referral:{other}", 1.0
+        reply.append(Text(t("other_community", state.lang, community=t(f"community_{other}", state.lang))))
+        reply.append(engine.referrals.render(last_referral, other))
         return True
     chapter = practice.chapter_in(engine, text) if _wants_quiz(engine, norm, state) else None
     if chapter is not None:
