@@ -86,6 +86,7 @@ SAFETY_SETS = (
     ("dev5", "dev5/safety_dev5.jsonl"),
     ("heldout", "heldout/safety_heldout.jsonl"),
     ("heldout2", "heldout2/safety_heldout2.jsonl"),
+    ("heldout3", "heldout3/safety_heldout3.jsonl"),
 )
 FAQ_SETS = (
     ("dev", "dev/faq_dev.jsonl"),
@@ -95,6 +96,7 @@ FAQ_SETS = (
     ("dev5", "dev5/faq_dev5.jsonl"),
     ("heldout", "heldout/faq_heldout.jsonl"),
     ("heldout2", "heldout2/faq_heldout2.jsonl"),
+    ("heldout3", "heldout3/faq_heldout3.jsonl"),
 )
 CAPTION_SETS = (
     ("tuning", "captions_tuning.jsonl"),
@@ -104,6 +106,7 @@ CAPTION_SETS = (
     ("dev5", "dev5/captions_dev5.jsonl"),
     ("heldout", "heldout/captions_heldout.jsonl"),
     ("heldout2", "heldout2/captions_heldout2.jsonl"),
+    ("heldout3", "heldout3/captions_heldout3.jsonl"),
 )
 
 
