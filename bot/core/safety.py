@@ -281,7 +281,7 @@ class CrisisDetector:
         if hit is None or not hit.acute:  # the model runs where it can change the outcome
             learned, sure = self._learned(text, before)
             specific = learned is not None and learned.topic not in (*GENERAL_TOPICS, *LIFE_TOPICS, "creator_follower")
-            if hit and learned and specific and sure >= SPECIFIC_THRESHOLD and hit.topic not in LIFE_TOPICS:
+            if hit and learned and specific and sure >= SPECIFIC_THRESHOLD:
                 # a lexicon phrase that fits several topics ("kan niet stoppen", "ik kan niet meer") takes the topic
                 # the model is sure of
                 hit = dataclasses.replace(hit, topic=learned.topic, about=learned.about)
