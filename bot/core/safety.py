@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.core.patterns import split
-from bot.core.safety_model import CrisisModel, join_context
+from bot.core.safety_model import CrisisModel, CrisisScore, join_context
 from bot.core.text import normalize
 
 SEVERITIES = ("concern", "high", "acute")
@@ -268,6 +268,11 @@ LIFE_TOPICS = ("suicide", "self_harm")  # with means or a time these are acute
 GENERAL_TOPICS = ("distress",)  # a lexicon hit this general takes the model's more specific topic
 
 
+def _no_topic(score: CrisisScore) -> bool:
+    """The model reads "not calm" but spreads it thin over every topic: noise, for a referral and a warm reply alike."""
+    return score.share < SPREAD_SHARE and score.probability < SPREAD_SURE
+
+
 class CrisisDetector:
     """Either layer firing gives the referral: the lexicon (precise, explainable) or the learned model (wording it
     never saw). The previous messages count too, unless a referral was just given."""
@@ -309,7 +314,7 @@ class CrisisDetector:
         short = len(normalize(text).split()) <= SHORT_WORDS
         if source == "model" and short and score.share < SHORT_SHARE:
             return None, 0.0
-        if source == "model" and score.share < SPREAD_SHARE and score.probability < SPREAD_SURE:
+        if source == "model" and _no_topic(score):
             return None, 0.0  # "I've been filming my garden for a few years now. ...": not calm, but no topic either
         unsure = source == "model" and short and before and score.probability < SURE_ALONE
         if unsure and self.model.score(join_context(list(before), text)).probability < MODEL_THRESHOLD:
@@ -325,10 +330,9 @@ class CrisisDetector:
         """First-person distress that is not a crisis referral: a warm reply with the general lines."""
         if self.router.distressed(text):
             return True
-        if self.model is None or not normalize(text) or self.router.figurative(text):
+        norm = normalize(text)
+        if self.model is None or not norm or self.router.figurative(text):
             return False
         score = self.model.score(text)
-        spread = score.share < SPREAD_SHARE and score.probability < SPREAD_SURE  # no topic: no reading of distress
-        norm = normalize(text)
         needed = SPREAD_SURE if laughing(text, norm) else DISTRESS_THRESHOLD  # "3 kilo bijgekomen haha" is no distress
-        return score.probability >= needed and not spread
+        return score.probability >= needed and not _no_topic(score)

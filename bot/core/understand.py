@@ -118,15 +118,7 @@ def step(engine: Engine, turn: Turn) -> bool:
         reply.intent, reply.confidence = state.last_faq, 1.0
         answer_faq(engine, state.last_faq, state, reply, alternatives=[], lang=LANGUAGE_NAMES[asked.group(1)])
         return True
-    community = _COMMUNITY_ASKED.search(norm) if len(norm.split()) <= COMMUNITY_WORDS else None
-    last_referral = max(state.referral_at, key=state.referral_at.__getitem__, default=None)
-    recent = last_referral and engine.clock() - state.referral_at[last_referral] < crisis.REFERRAL_COOLDOWN
-    if community and recent and last_referral in engine.content.templates:
-        # "wat moet ik doen als een volger dood wil?" then "en als die volger Franstalig is?": that community's lines
-        other = "fr" if re.search("fran|french", community.group(1)) else "nl"
-        reply.intent, reply.confidence = f"referral:{other}", 1.0
-        reply.append(Text(t("other_community", state.lang, community=t(f"community_{other}", state.lang))))
-        reply.append(engine.referrals.render(last_referral, other))
+    if _other_community(engine, norm, state, reply):
         return True
     chapter = practice.chapter_in(engine, text) if _wants_quiz(engine, norm, state) else None
     if chapter is not None:
@@ -137,6 +129,20 @@ def step(engine: Engine, turn: Turn) -> bool:
     reply.intent, reply.confidence = prediction.intent, prediction.confidence
     state.last_question = text[:200]
     decide(engine, prediction, state, reply)
+    return True
+
+
+def _other_community(engine: Engine, norm: str, state: State, reply: Reply) -> bool:
+    """ "wat moet ik doen als een volger dood wil?" then "en als die volger Franstalig is?": right after a referral,
+    the same topic's lines for the language community asked about."""
+    community = _COMMUNITY_ASKED.search(norm) if len(norm.split()) <= COMMUNITY_WORDS else None
+    last = max(state.referral_at, key=state.referral_at.__getitem__, default=None)
+    if not community or last is None or engine.clock() - state.referral_at[last] >= crisis.REFERRAL_COOLDOWN:
+        return False
+    other, t = ("fr" if re.search("fran|french", community.group(1)) else "nl"), engine.t
+    reply.intent, reply.confidence = f"referral:{other}", 1.0
+    reply.append(Text(t("other_community", state.lang, community=t(f"community_{other}", state.lang))))
+    reply.append(engine.referrals.render(last, other))
     return True
 
 
