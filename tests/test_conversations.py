@@ -205,6 +205,12 @@ def test_quiz_by_words(chat, text):
     assert any(isinstance(p, QuizQuestion) for p in reply), text_of(reply)
 
 
+@pytest.mark.parametrize("text", ["en waarover gaat hoofdstuk 4?", "de quoi parle le chapitre 2 ?", "what is chapter 3 about?"])
+def test_a_question_about_a_chapter_is_answered_not_quizzed(chat, text):
+    reply = chat.say(text)
+    assert not chat.state.quiz and reply.intent == "cert_chapters", text_of(reply)
+
+
 def test_chapter_name_after_the_quiz_menu(chat):
     chat.say("/quiz")
     reply = chat.say("transparante reclame")

@@ -49,6 +49,12 @@ _COMMUNITY_ASKED = re.compile(
 )
 ANAPHORA = {"dat", "da", "dit", "daar", "daarvoor", "daarmee", "that", "this", "it", "them", "ca", "cela", "dedans", "meme"}
 QUIZ_WORDS = re.compile(r"\b(?:quiz|oefen\w*|hoofdstuk|chapitre|chapter|entrainer|practi[cs]e)\b")
+PRACTICE_WORDS = re.compile(r"\b(?:quiz\w*|oefen\w*|test\w*|entrain\w*|practi[cs]\w*|revis\w*)\b")
+# "waarover gaat hoofdstuk 4?", "de quoi parle le chapitre 2 ?": a question about a chapter, not a quiz request
+CHAPTER_ASKED = re.compile(
+    r"\b(?:waarover|over wat|wat (?:staat|leer|zit|vind)|welke onderwerpen|de quoi|parle de quoi|qu y a t il|what is"
+    r"|what s|whats|about what|what does)\b"
+)
 ACKS = {
     "ok",
     "oke",
@@ -150,6 +156,8 @@ def _wants_quiz(engine: Engine, norm: str, state: State) -> bool:
     """A chapter named right after the chapter menu, or with a quiz word ("ik wil oefenen op hoofdstuk 4")."""
     if any(p[5:].isdigit() for p in state.offered if p.startswith("quiz:")) and len(norm.split()) <= 5:
         return True  # the chapter menu was just shown
+    if CHAPTER_ASKED.search(norm) and not PRACTICE_WORDS.search(norm):
+        return False
     return bool(QUIZ_WORDS.search(norm))
 
 
