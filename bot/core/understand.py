@@ -14,7 +14,7 @@ from bot.core.types import Choice, Choices, Reply, State, Text
 if TYPE_CHECKING:
     from bot.core.pipeline import Engine, Turn
 
-ANSWER_MIN = 0.2  # answer the best FAQ candidate at or above this probability (calibrated on the dev set) ...
+ANSWER_MIN = 0.15  # answer the best FAQ candidate at or above this probability (calibrated on the dev sets) ...
 CLEAR_MARGIN = 0.01  # ... unless the runner-up is practically tied: then show both
 MENU_MIN = 0.15  # a candidate below this is not worth offering
 ALT_MIN = 0.12  # "Niet wat je zocht?" alternatives under an answer
