@@ -218,6 +218,7 @@ class Helpline:
     source: str
     verified: dt.date
     note: dict[str, str] = field(default_factory=dict)  # lang -> a few words after the name ("in Dutch")
+    aliases: tuple[str, ...] = ()  # how users name it; "~awel": an everyday word too, counts in short messages only
 
 
 @dataclass(frozen=True)
@@ -346,6 +347,7 @@ def _load_helplines(root: Path) -> dict[str, Helpline]:
             source=raw["source"],
             verified=raw["verified"],
             note=raw.get("note") or {},
+            aliases=tuple(str(a) for a in raw.get("aliases") or ()),
         )
     return lines
 

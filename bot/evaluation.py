@@ -130,9 +130,13 @@ def _chat_json_here(lines: list[dict[str, str]]) -> list[dict[str, Any]]:
 
 
 def _answers(out: dict[str, Any]) -> tuple[str, list[str]]:
-    """The answer text in one reply: FAQ answers and helpline referrals ("where do I send a follower who...";
-    empty when neither), and the FAQ choices it offers, in order."""
-    answer = "\n".join(p["text"] for p in out["parts"] if (p["type"] == "Text" and p.get("faq_id")) or p["type"] == "Referral")
+    """The answer text in one reply: FAQ answers, helpline referrals ("where do I send a follower who...") and a
+    helpline's card ("awel nummer"); empty when none), and the FAQ choices it offers, in order."""
+    answer = "\n".join(
+        p["text"]
+        for p in out["parts"]
+        if (p["type"] == "Text" and (p.get("faq_id") or p.get("helpline"))) or p["type"] == "Referral"
+    )
     menus = [c["payload"] for p in out["parts"] if p["type"] == "Choices" for c in p["options"]]
     return answer, [m for m in menus if m.startswith("faq:")]
 

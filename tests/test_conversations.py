@@ -302,3 +302,19 @@ def test_after_a_referral_the_other_language_communitys_lines_on_request(chat):
 def test_a_language_community_without_a_recent_referral_is_a_normal_question(chat):
     reply = chat.say("mijn volgers zijn franstalig, welk label moet ik gebruiken?")
     assert not any(isinstance(p, Referral) for p in reply)
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [("awel nummer", "102"), ("number for tele-onthaal?", "106"), ("numéro télé-accueil", "107")],
+)
+def test_a_question_about_a_helpline_gets_its_card(chat, text, number):
+    reply = chat.say(text)
+    card = [p for p in reply if isinstance(p, Text) and p.helpline]
+    assert card and number in card[0].text, text_of(reply)
+
+
+def test_a_crisis_message_naming_a_line_gets_the_referral_then_that_lines_hours(chat):
+    reply = chat.say("ik wil niet meer leven. tot hoe laat is de chat van 1813 open?")
+    kinds = [type(p).__name__ for p in reply]
+    assert kinds[0] == "Referral" and any(isinstance(p, Text) and p.helpline == "zelfmoordlijn_1813" for p in reply)

@@ -36,6 +36,8 @@ def every_render(referrals: Referrals):
                         yield f"{topic}/{about or '-'}/{lang}/{severity}/{'short' if short else 'full'}", ref.text
     for lang in LANGS:
         yield f"overview/{lang}", referrals.overview(lang)
+        for line in referrals.content.helplines:
+            yield f"card/{line}/{lang}", referrals.card(line, lang)
 
 
 def template_texts(content, lang: str):
@@ -223,3 +225,29 @@ def test_every_route_line_shows_how_to_reach_it(referrals, content):
                 assert (line.number and not line.unverified and line.number in rendered) or (
                     line.website or line.chat
                 ) in rendered
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("awel nummer", "awel_102"),
+        ("Wat is het nummer van Tele-Onthaal?", "tele_onthaal_106"),
+        ("numéro télé-accueil", "tele_accueil_107"),
+        ("Écoute-Enfants, c'est quel numéro ?", "ecoute_enfants_103"),
+        ("is 1712 een noodnummer?", "hulplijn_1712"),
+        ("when is child focus open?", "child_focus_116000"),
+        ("awel, wanneer is het examen en hoeveel kost het certificaat eigenlijk?", None),  # "awel" = "well"
+        ("ik heb 106 volgers en een merk stuurt me een gratis product, moet ik iets vermelden?", None),
+        ("Moet ik het nummer 1813 onder mijn video over zelfdoding zetten, en hoe breng ik het onderwerp veilig?", None),
+    ],
+)
+def test_a_question_about_one_line_names_it(referrals, text, line):
+    assert referrals.asked_about(text) == line
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_a_lines_card_says_who_it_is_for_and_when(referrals, content, lang):
+    line = content.helplines["zelfmoordlijn_1813"]
+    card = referrals.card(line.id, lang)
+    assert line.number in card and line.audience[lang] in card and line.hours[lang] in card
+    assert content.helplines[EMERGENCY].number in card

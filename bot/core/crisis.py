@@ -28,6 +28,9 @@ def step(engine: Engine, turn: Turn) -> bool:
     if state.flow == "caption":  # the bot asked for a caption and got this: what follows is no caption either
         state.flow, state.flow_data = None, {}
     reply.append(referral(engine, state, hit))
+    card = engine.referrals.card_for(turn.text, state.lang)  # "tot hoe laat is de chat van 1813 open?": its hours too
+    if card:
+        reply.append(card)
     state.last_question = turn.text[:200]  # "what if it's urgent?" after a question about a follower reads with it
     options = []
     in_quiz = bool(state.quiz and not state.quiz.paused)

@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.content import Content, Helpline
 from bot.core.i18n import Strings
-from bot.core.types import Referral
+from bot.core.text import normalize
+from bot.core.types import Referral, Text
 
 EMERGENCY = "emergency_112"
+SHORT_ASK = 6  # words: a name that is also an everyday word ("awel", "106") counts only in a message this short
+ASK_WORDS = 14  # a longer message that names a line asks something else ("moet ik 1813 onder mijn video zetten, ...")
+# what a question about one line asks: its number, hours, cost, who it is for ("awel nummer", "is 1813 gratis?")
+_ASKS = re.compile(
+    r"\b(?:nummer|nr|number|numero|num|tel\w*|bel\w*|call\w*|appel\w*|joindre|chat\w*|open\w*|ouvert\w*|uur|uren"
+    r"|heure\w*|hours?|wanneer|hoe laat|when|quand|gratis|free|gratuit\w*|anoniem|anonymous|anonyme|wie|who|qui|what"
+    r"|wat|quoi|quel\w*|website|site|bereik\w*|reach|contact\w*|noodnummer|emergency|urgence|voor|for|pour)\b"
+)
 
 
 def community(lang: str) -> str:
@@ -18,6 +29,37 @@ class Referrals:
     def __init__(self, content: Content, strings: Strings):
         self.content = content
         self.t = strings
+        self._names = [
+            (line.id, re.compile(rf"(?<!\w){re.escape(normalize(alias.lstrip('~')))}(?!\w)"), alias.startswith("~"))
+            for line in content.helplines.values()
+            for alias in line.aliases
+        ]
+
+    def asked_about(self, text: str) -> str | None:
+        """The helpline a message asks about by name or number ("wat is het nummer van Tele-Onthaal?"), or None."""
+        norm = normalize(text)
+        words = len(norm.split())
+        if words > ASK_WORDS or not (words <= 2 or _ASKS.search(norm)):
+            return None
+        named = [i for i, name, everyday in self._names if (words <= SHORT_ASK or not everyday) and name.search(norm)]
+        return named[0] if len(set(named)) == 1 else None
+
+    def card_for(self, text: str, lang: str) -> Text | None:
+        """The card of the line `text` asks about, or None."""
+        line = self.asked_about(text)
+        return Text(self.card(line, lang), helpline=line) if line else None
+
+    def card(self, helpline_id: str, lang: str) -> str:
+        """One line's card: how to reach it, who it is for, when it is open; 112 for immediate danger."""
+        line, t = self.content.helplines[helpline_id], self.t
+        parts = [self.line(line, lang).removeprefix("• ")]
+        if line.audience.get(lang):
+            parts.append(t("card_for", lang, audience=line.audience[lang]))
+        if line.hours.get(lang):
+            parts.append(t("card_hours", lang, hours=line.hours[lang]))
+        if helpline_id != EMERGENCY:
+            parts.append(t("ref_emergency", lang, number=self.content.helplines[EMERGENCY].number))
+        return "\n".join(parts)
 
     def route(self, topic: str, lang: str, acute: bool = False) -> list[str]:
         ids = [i for i in self.content.routes[topic][community(lang)] if i != EMERGENCY]

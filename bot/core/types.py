@@ -34,6 +34,7 @@ class Text:
     text: str
     source_url: str | None = None
     faq_id: str | None = None
+    helpline: str | None = None  # a helpline's card (bot/core/referrals.py)
 
 
 @dataclass(frozen=True)

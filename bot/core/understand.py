@@ -126,6 +126,8 @@ def step(engine: Engine, turn: Turn) -> bool:
         return True
     if _other_community(engine, norm, state, reply):
         return True
+    if _helpline_card(engine, text, state, reply):
+        return True
     chapter = practice.chapter_in(engine, text) if _wants_quiz(engine, norm, state) else None
     if chapter is not None:
         reply.intent, reply.confidence = "quiz", 1.0
@@ -149,6 +151,16 @@ def _other_community(engine: Engine, norm: str, state: State, reply: Reply) -> b
     reply.intent, reply.confidence = f"referral:{other}", 1.0
     reply.append(Text(t("other_community", state.lang, community=t(f"community_{other}", state.lang))))
     reply.append(engine.referrals.render(last, other))
+    return True
+
+
+def _helpline_card(engine: Engine, text: str, state: State, reply: Reply) -> bool:
+    """ "awel nummer", "is 1712 een noodnummer?": that line's card, from the registry."""
+    card = engine.referrals.card_for(text, state.lang)
+    if card is None:
+        return False
+    reply.intent, reply.confidence = f"helpline:{card.helpline}", 1.0
+    reply.append(card)
     return True
 
 
