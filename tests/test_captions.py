@@ -508,6 +508,25 @@ def test_a_number_led_alternative_is_filed_under_a_group_of_words_it_needs():
         ("Thanks to all of you for 5k followers, no giveaway this time, just love", set()),
         ("Collab with my little brother on his first song, so proud", set()),
         ("Voorspel de score bij @wedkantoor.be en win tot 3x je inzet", {"gambling"}),
+        # from the dev 6 round
+        (
+            "Op ons kinderkanaal testen we de nieuwe raceauto van @vroemvroem, code RACE5",
+            {"commercial", "label_missing", "children"},
+        ),
+        ("Welke kleur kies jij, kids? De nieuwe stiften van @kleurig, code KLEUR", {"commercial", "label_missing", "children"}),
+        (
+            "Nouvelle vidéo sur notre chaîne pour enfants avec les jouets de @jouetop, code JOUET5",
+            {"commercial", "label_missing", "children"},
+        ),
+        (
+            "Zet vanavond in op de match met code GOAL en krijg je eerste inzet terug",
+            {"commercial", "label_missing", "gambling"},
+        ),
+        ("Cette crème de @peauclaire fait disparaître l'acné, code ZOE10", {"commercial", "label_missing", "health_claim"}),
+        ("Kreeg een pot van @vitaal: herstelt kraakbeen, echt waar. #sp", {"commercial", "label_weak", "health_claim"}),
+        ("J'ai été invitée au nouveau bar @lecomptoir, réservez via le lien en bio", {"commercial", "label_missing"}),
+        ("Dinner at @bistrolune, thanks for having me! The tasting menu was amazing", {"commercial", "label_weak"}),
+        ("Mijn bureau setup, alles zelf gekocht, geen affiliate links", set()),
     ],
 )
 def test_rule_rounds_of_the_blind_dev_sets(checker, text, flags):
