@@ -391,3 +391,10 @@ def test_a_betting_habit_still_gets_the_addiction_lines(engine):
     assert (
         engine.safety.detect("ik zit elke avond op die sportweddenschap app en ben al mijn spaargeld kwijt").topic == "addiction"
     )
+
+
+def test_the_warm_reply_reads_a_follow_up_with_the_question_before_it(engine):
+    """ "en als ik da ni haal" reads as distress alone; after "ik moet 70% halen toch?" it is about the exam."""
+    assert engine.safety.distressed("en als ik da ni haal")
+    assert not engine.safety.distressed("en als ik da ni haal", ["ik moet 70% halen toch?"])
+    assert engine.safety.distressed("ik kan niet meer", ["hoeveel kost het certificaat?"])

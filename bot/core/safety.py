@@ -326,8 +326,9 @@ class CrisisDetector:
         topic = hit.about or hit.topic
         return topic in LIFE_TOPICS and hit.topic != "creator_follower" and self.router.acute_cue(" ".join([*before[-1:], text]))
 
-    def distressed(self, text: str) -> bool:
-        """First-person distress that is not a crisis referral: a warm reply with the general lines."""
+    def distressed(self, text: str, before: Sequence[str] = ()) -> bool:
+        """First-person distress that is not a crisis referral: a warm reply with the general lines. A model reading
+        must hold with the previous message too, when there is one."""
         if self.router.distressed(text):
             return True
         norm = normalize(text)
@@ -335,4 +336,6 @@ class CrisisDetector:
             return False
         score = self.model.score(text)
         needed = SPREAD_SURE if laughing(text, norm) else DISTRESS_THRESHOLD  # "3 kilo bijgekomen haha" is no distress
-        return score.probability >= needed and not _no_topic(score)
+        if score.probability < needed or _no_topic(score):
+            return False
+        return not before or self.model.score(join_context(list(before), text)).probability >= needed
