@@ -318,3 +318,8 @@ def test_a_crisis_message_naming_a_line_gets_the_referral_then_that_lines_hours(
     reply = chat.say("ik wil niet meer leven. tot hoe laat is de chat van 1813 open?")
     kinds = [type(p).__name__ for p in reply]
     assert kinds[0] == "Referral" and any(isinstance(p, Text) and p.helpline == "zelfmoordlijn_1813" for p in reply)
+
+
+def test_a_hashtag_alone_is_a_question(chat):
+    reply = chat.say("#ad")
+    assert reply.intent == "disclosure_not_enough", text_of(reply)

@@ -195,8 +195,9 @@ class SafetyRouter:
         if best.topic == "creator_content":  # "ik maak een video over pesten ... en ik wil dood": the person first
             personal = [h for h in hits if h.topic in ABOUT_FOLLOWER and h.severity != "concern" and _statement(h.phrase)]
             best = max(personal, key=_rank) if personal else best
-        if best.topic in ABOUT_FOLLOWER and not best.acute and self._about_follower(norm):
-            return SafetyHit("creator_follower", best.severity, best.phrase, best.lang, about=best.topic)
+        if best.topic in (*ABOUT_FOLLOWER, "acute_danger") and self._about_follower(norm):  # acute: 112 first
+            about = "suicide" if best.topic == "acute_danger" else best.topic  # "tonight is the night", said of a follower
+            return SafetyHit("creator_follower", best.severity, best.phrase, best.lang, about=about)
         if best.topic == "creator_follower" and not best.about:
             about = max((h for h in hits if h.topic in ABOUT_FOLLOWER), key=_rank, default=None)
             return SafetyHit(best.topic, best.severity, best.phrase, best.lang, about=about.topic if about else "")

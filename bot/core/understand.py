@@ -115,7 +115,7 @@ def step(engine: Engine, turn: Turn) -> bool:
         reply.intent, reply.confidence = "ack", 1.0
         reply.append(Text(t("ack", state.lang)))
         return True
-    if len(norm) <= 2 and norm not in GREETINGS:
+    if len(norm) <= 2 and norm not in GREETINGS and not text.strip().startswith("#"):  # "#ad" is a question
         reply.append(Text(t("too_short", state.lang)))
         reply.append(texts.main_menu(t, state.lang))
         return True
