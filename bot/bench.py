@@ -84,9 +84,11 @@ SAFETY_SETS = (
     ("dev3", "dev2/safety_dev3.jsonl"),
     ("dev4", "dev4/safety_dev4.jsonl"),
     ("dev5", "dev5/safety_dev5.jsonl"),
+    ("dev6", "dev6/safety_dev6.jsonl"),
     ("heldout", "heldout/safety_heldout.jsonl"),
     ("heldout2", "heldout2/safety_heldout2.jsonl"),
     ("heldout3", "heldout3/safety_heldout3.jsonl"),
+    ("heldout4", "heldout4/safety_heldout4.jsonl"),
 )
 FAQ_SETS = (
     ("dev", "dev/faq_dev.jsonl"),
@@ -94,9 +96,11 @@ FAQ_SETS = (
     ("dev3", "dev2/faq_dev3.jsonl"),
     ("dev4", "dev4/faq_dev4.jsonl"),
     ("dev5", "dev5/faq_dev5.jsonl"),
+    ("dev6", "dev6/faq_dev6.jsonl"),
     ("heldout", "heldout/faq_heldout.jsonl"),
     ("heldout2", "heldout2/faq_heldout2.jsonl"),
     ("heldout3", "heldout3/faq_heldout3.jsonl"),
+    ("heldout4", "heldout4/faq_heldout4.jsonl"),
 )
 CAPTION_SETS = (
     ("tuning", "captions_tuning.jsonl"),
@@ -104,9 +108,11 @@ CAPTION_SETS = (
     ("dev3", "dev2/captions_dev3.jsonl"),
     ("dev4", "dev4/captions_dev4.jsonl"),
     ("dev5", "dev5/captions_dev5.jsonl"),
+    ("dev6", "dev6/captions_dev6.jsonl"),
     ("heldout", "heldout/captions_heldout.jsonl"),
     ("heldout2", "heldout2/captions_heldout2.jsonl"),
     ("heldout3", "heldout3/captions_heldout3.jsonl"),
+    ("heldout4", "heldout4/captions_heldout4.jsonl"),
 )
 
 
