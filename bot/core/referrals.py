@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from bot.content import Content, Helpline
 from bot.core.i18n import Strings
@@ -20,6 +21,12 @@ _ASKS = re.compile(
 )
 
 
+def _alternation(words: Iterable[str]) -> re.Pattern[str]:
+    """Any of `words` as whole words, the longest first; a pattern that never matches when there are none."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    return re.compile(rf"(?<!\w)(?:{'|'.join(map(re.escape, ordered))})(?!\w)" if ordered else r"(?!)")
+
+
 def community(lang: str) -> str:
     """French speakers get the French-community lines; Dutch and English speakers the Flemish ones."""
     return "fr" if lang == "fr" else "nl"
@@ -29,11 +36,10 @@ class Referrals:
     def __init__(self, content: Content, strings: Strings):
         self.content = content
         self.t = strings
-        self._names = [
-            (line.id, re.compile(rf"(?<!\w){re.escape(normalize(alias.lstrip('~')))}(?!\w)"), alias.startswith("~"))
-            for line in content.helplines.values()
-            for alias in line.aliases
-        ]
+        # alias -> line; one alternation over every alias (longest first), one over those that are no everyday word
+        self._names = {normalize(a.lstrip("~")): line.id for line in content.helplines.values() for a in line.aliases}
+        plain = [a for line in content.helplines.values() for a in line.aliases if not a.startswith("~")]
+        self._any, self._plain = (_alternation(names) for names in (self._names, map(normalize, plain)))
 
     def asked_about(self, text: str) -> str | None:
         """The helpline a message asks about by name or number ("wat is het nummer van Tele-Onthaal?"), or None."""
@@ -41,8 +47,9 @@ class Referrals:
         words = len(norm.split())
         if words > ASK_WORDS or not (words <= 2 or _ASKS.search(norm)):
             return None
-        named = [i for i, name, everyday in self._names if (words <= SHORT_ASK or not everyday) and name.search(norm)]
-        return named[0] if len(set(named)) == 1 else None
+        found = (self._any if words <= SHORT_ASK else self._plain).findall(norm)
+        named = {self._names[m] for m in found if m in self._names}
+        return named.pop() if len(named) == 1 else None
 
     def card_for(self, text: str, lang: str) -> Text | None:
         """The card of the line `text` asks about, or None."""

@@ -135,8 +135,8 @@ def step(engine: Engine, turn: Turn) -> bool:
         return True
     prediction = _by_sentence(engine, text, norm, _predict_in_context(engine, text, norm, state))
     reply.intent, reply.confidence = prediction.intent, prediction.confidence
-    previous, state.last_question = state.last_question, text[:200]
-    decide(engine, prediction, state, reply, previous)
+    state.last_question = text[:200]
+    decide(engine, prediction, state, reply)
     return True
 
 
@@ -221,7 +221,7 @@ def _by_sentence(engine: Engine, text: str, norm: str, prediction: Prediction) -
     return _mix((prediction, 1 / 3), (engine.classifier.predict(parts[last]), 1 / 3), (pair, 1 / 3))
 
 
-def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply, previous: str | None = None) -> None:
+def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply) -> None:
     faq = engine.content.faq
     ranking = [(i, p) for i, p in prediction.ranking if p >= MENU_MIN]
     top, p1 = prediction.intent, prediction.confidence
@@ -245,7 +245,7 @@ def decide(engine: Engine, prediction: Prediction, state: State, reply: Reply, p
     if candidates and top != "out_of_scope" and p1 >= MENU_MIN:
         answer_faq(engine, candidates[0], state, reply, alternatives=[])
         return
-    fallback(engine, prediction, state, reply, previous)
+    fallback(engine, prediction, state, reply)
 
 
 def system_intent(engine: Engine, intent: str, state: State, reply: Reply) -> None:
@@ -272,11 +272,11 @@ def system_intent(engine: Engine, intent: str, state: State, reply: Reply) -> No
         )
 
 
-def fallback(engine: Engine, prediction: Prediction, state: State, reply: Reply, previous: str | None = None) -> None:
-    """Not understood: a warm word and the general lines when it reads as distress (with the question before it:
-    "en als ik da ni haal" after "70% halen?" is no distress); else the scope, then a person."""
+def fallback(engine: Engine, prediction: Prediction, state: State, reply: Reply) -> None:
+    """Not understood: a warm word and the general lines when it reads as distress (read with the user's message
+    before it: "en als ik da ni haal" after "70% halen?" is no distress); else the scope, then a person."""
     lang, t = state.lang, engine.t
-    if engine.safety.distressed(state.last_question or "", [previous] if previous else ()):
+    if engine.safety.distressed(state.last_question or "", state.recent[-1:]):
         reply.intent = "distress_fallback"
         reply.append(Text(t("distress_fallback", lang)))
         reply.append(engine.referrals.render("distress", lang, "concern", short=True))
